@@ -1,0 +1,144 @@
+"""What every HTTP app of the platform shares: request ids, problem errors, metrics, health.
+
+Middlewares are plain ASGI (not BaseHTTPMiddleware) so streaming bodies and context variables
+pass through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kernel import metrics
+from kernel.context import request_id_var, traceparent_var
+from kernel.errors import problem
+from kernel.principal import PRINCIPAL_HEADER, InvalidSignature, verify
+
+REQUEST_ID_HEADER = "X-Request-ID"
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_TRACEPARENT_OK = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def new_traceparent() -> str:
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+
+
+class RequestContextMiddleware:
+    """Accepts or creates `X-Request-ID` and `traceparent`; echoes the id; counts requests."""
+
+    def __init__(self, app: ASGIApp, *, app_name: str) -> None:
+        self.app = app
+        self.app_name = app_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(_decoded_headers(scope))
+        request_id = headers.get("x-request-id", "")
+        if not _REQUEST_ID_OK.match(request_id):
+            request_id = str(uuid.uuid4())
+        traceparent = headers.get("traceparent", "")
+        if not _TRACEPARENT_OK.match(traceparent):
+            traceparent = new_traceparent()
+        rid_token = request_id_var.set(request_id)
+        tp_token = traceparent_var.set(traceparent)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status_holder = {"status": 500}
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                response_headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            metrics.HTTP_REQUESTS.labels(
+                self.app_name, method, route_path, str(status_holder["status"])
+            ).inc()
+            metrics.HTTP_DURATION.labels(self.app_name, method, route_path).observe(
+                time.perf_counter() - started
+            )
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)
+
+
+class SignedPrincipalMiddleware:
+    """Refuses (401) any request to a service without a principal signed by the gateway."""
+
+    def __init__(self, app: ASGIApp, *, secret: str, public_paths: Iterable[str] = PUBLIC_PATHS):
+        self.app = app
+        self.secret = secret
+        self.public_paths = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        header = dict(_decoded_headers(scope)).get(PRINCIPAL_HEADER.lower())
+        try:
+            principal = verify(header, self.secret)
+        except InvalidSignature as exc:
+            response = problem(
+                401,
+                f"{exc}: call this service through the CLOCK gateway",
+                slug="unauthenticated",
+                headers={"WWW-Authenticate": 'Bearer realm="clock"'},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _decoded_headers(scope: Scope) -> Iterable[tuple[str, str]]:
+    for key, value in scope.get("headers", []):
+        yield key.decode("latin-1").lower(), value.decode("latin-1")
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def add_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
+    """`/healthz` (alive), `/readyz` (dependencies reachable), `/metrics` (Prometheus)."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        checks = await readiness()
+        ready = all(check.get("ok") for check in checks.values())
+        if ready:
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem(503, "not ready", slug="not-ready", checks=checks)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+
+def request_id(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None

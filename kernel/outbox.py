@@ -1,0 +1,178 @@
+"""Transactional outbox: events commit with the state change; a relay publishes them.
+
+`record_event` adds a row in the caller's transaction. `OutboxRelay` runs in every replica of a
+service; the one holding the relay lease publishes pending rows in order, with the event id as
+`Nats-Msg-Id`, and marks them sent only after JetStream acknowledged them. While NATS is down
+it retries with backoff. A resend (after a crash between ack and mark) is absorbed by the
+stream's duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kernel import metrics
+from kernel.bus import Bus
+from kernel.context import request_id_var, traceparent_var
+from kernel.events import CloudEvent, EventData, EventRegistry, registry, subject_of
+from kernel.leases import Lease
+from kernel.tables import outbox
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "clock_outbox_pending"
+
+
+async def record_event(
+    session: AsyncSession,
+    data: EventData,
+    *,
+    subject: str,
+    aggregate_version: int,
+    events: EventRegistry = registry,
+) -> CloudEvent[Any]:
+    """Add an event to the outbox within the caller's transaction; returns the envelope."""
+    envelope = events.build(
+        data,
+        subject=subject,
+        aggregate_version=aggregate_version,
+        traceparent=traceparent_var.get(),
+        request_id=request_id_var.get(),
+    )
+    await session.execute(
+        insert(outbox).values(
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            subject=subject_of(envelope.type),
+            aggregate_id=subject,
+            payload=envelope.model_dump_json(),
+            created_at=envelope.time,
+        )
+    )
+    session.info[PENDING_KEY] = True
+    return envelope
+
+
+@dataclass
+class OutboxRelay:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    service: str
+    batch_size: int = 256
+    poll_interval: float = 0.25
+    lease_ttl: float = 10.0
+    ack_timeout: float = 5.0
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.lease = Lease(self.sessionmaker, name=f"outbox-relay:{self.service}", ttl=self.lease_ttl)
+        self.published = 0
+
+    def notify(self) -> None:
+        """Wake the relay now (called after a commit that added events)."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            if self.lease.held:
+                await self.lease.release()
+        except Exception:  # the database may be gone at shutdown; the lease just expires
+            log.debug("could not release relay lease", exc_info=True)
+
+    async def run(self) -> None:
+        backoff = self.poll_interval
+        while True:
+            try:
+                if not self.bus.is_connected:
+                    await asyncio.sleep(backoff)
+                    continue
+                if not self.lease.held and not await self.lease.acquire():
+                    await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
+                    continue
+                sent = await self.publish_pending()
+                backoff = self.poll_interval
+                if sent < self.batch_size:  # else more may be waiting
+                    await self._wait(self.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                metrics.OUTBOX_ERRORS.labels(self.service).inc()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows in order; returns how many were marked sent."""
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            await session.rollback()
+        if not rows:
+            return 0
+        js = self.bus.jetstream
+        # Pipelined on one connection, so the server stores them in this order.
+        futures = [
+            await js.publish_async(
+                row.subject, row.payload.encode(), headers={"Nats-Msg-Id": row.event_id}
+            )
+            for row in rows
+        ]
+        acked: list[tuple[int, int]] = []
+        error: BaseException | None = None
+        for row, future in zip(rows, futures, strict=True):
+            try:
+                ack = await asyncio.wait_for(future, self.ack_timeout)
+            except BaseException as exc:  # stop at the first gap: order must hold
+                error = exc
+                break
+            acked.append((row.seq, ack.seq))
+        for future in futures[len(acked) :]:
+            future.cancel()
+        if acked:
+            now = datetime.now(UTC)
+            async with self.sessionmaker() as session:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.seq == bindparam("row_seq"))
+                    .values(sent_at=now, stream_seq=bindparam("ack_seq")),
+                    [{"row_seq": seq, "ack_seq": stream_seq} for seq, stream_seq in acked],
+                )
+                await session.commit()
+            self.published += len(acked)
+            metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(acked))
+        if error is not None:
+            if isinstance(error, asyncio.CancelledError):
+                raise error
+            raise RuntimeError(f"publish failed after {len(acked)} of {len(rows)}: {error!r}")
+        return len(acked)

@@ -1,0 +1,1 @@
+"""The four CLOCK services; they never import each other."""

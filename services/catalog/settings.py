@@ -1,0 +1,14 @@
+"""Settings of the catalog service (`CLOCK_CATALOG_*` and the shared `CLOCK_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kernel.settings import ServiceSettings
+
+
+class CatalogSettings(ServiceSettings):
+    service_name: str = "catalog"
+    database_url: str | None = Field(default=None, validation_alias="CLOCK_CATALOG_DATABASE_URL")
+    host: str = Field(default="127.0.0.1", validation_alias="CLOCK_CATALOG_HOST")
+    port: int = Field(default=8102, validation_alias="CLOCK_CATALOG_PORT")

@@ -1,0 +1,80 @@
+"""Fixtures shared by every test: a real nats-server, real databases built by migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from clock_cli.nats_server import NatsServer
+from kernel.migrations import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("CLOCK_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own, on a free port, storing under tmp_path."""
+    server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL database when
+    CLOCK_TEST_POSTGRES_URL is set (skipped otherwise)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("CLOCK_TEST_POSTGRES_URL not set")
+    name = f"clock_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def migrate(service: str, database_url: str) -> str:
+    """Build the service's database with its Alembic migrations; returns the URL."""
+    script_location = ROOT / ("gateway" if service == "gateway" else f"services/{service}")
+    upgrade(script_location / "migrations", database_url)
+    return database_url
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool] | bool],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "condition not met",
+) -> None:
+    """Poll until `condition` holds, failing after `timeout` seconds (no blind sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} within {timeout}s")
+        await asyncio.sleep(interval)

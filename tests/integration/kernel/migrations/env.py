@@ -1,0 +1,4 @@
+from kernel.migrations import run_env
+from tests.integration.kernel.widgets import metadata
+
+run_env(metadata)
