@@ -1,0 +1,152 @@
+"""`clock`: run the platform, serve one process, migrate, manage API keys, event catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from clock_cli.components import COMPONENTS, GATEWAY, ROOT
+
+ROLES = ("region", "centre", "firm", "partner")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clock", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="start nats-server, every service and the gateway")
+
+    serve = commands.add_parser("serve", help="serve one process (production: one per replica)")
+    serve.add_argument("component", choices=sorted(COMPONENTS))
+
+    migrate = commands.add_parser("migrate", help="apply Alembic migrations")
+    migrate.add_argument("components", nargs="*", metavar="COMPONENT", help=", ".join(COMPONENTS))
+
+    apikey = commands.add_parser("apikey", help="API keys of the gateway")
+    keys = apikey.add_subparsers(dest="apikey_command", required=True)
+    create = keys.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--org", help="organisation (centre, partner) or firm id it acts for")
+    create.add_argument("--name", help="a label: who or what uses it")
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+
+    events = commands.add_parser("events", help="the event catalogue")
+    event_commands = events.add_subparsers(dest="events_command", required=True)
+    asyncapi = event_commands.add_parser("asyncapi", help="write the AsyncAPI 3 document")
+    asyncapi.add_argument("--output", type=Path, default=ROOT / "docs" / "asyncapi.yaml")
+    asyncapi.add_argument("--check", action="store_true", help="fail if the file is stale")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from clock_cli.run import run
+
+        return run()
+    if args.command == "serve":
+        return serve_component(args.component)
+    if args.command == "migrate":
+        unknown = [name for name in args.components if name not in COMPONENTS]
+        if unknown:
+            parser.error(f"unknown component(s): {', '.join(unknown)}")
+        return migrate_components(args.components or list(COMPONENTS))
+    if args.command == "apikey":
+        return asyncio.run(apikey_command(args))
+    if args.command == "events":
+        return events_asyncapi(args.output, check=args.check)
+    return 2
+
+
+def serve_component(name: str) -> int:
+    import uvicorn
+
+    component = COMPONENTS[name]
+    settings = component.settings()
+    uvicorn.run(
+        component.create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def migrate_components(names: list[str]) -> int:
+    from kernel.migrations import upgrade
+
+    for name in names:
+        component = COMPONENTS[name]
+        upgrade(component.migrations, component.settings().sqlalchemy_url)
+        print(f"{name}: migrated to head")
+    return 0
+
+
+async def apikey_command(args: Any) -> int:
+    from gateway import service
+    from kernel.db import create_engine, create_sessionmaker
+    from kernel.errors import DomainError
+    from kernel.migrations import upgrade
+    from kernel.principal import Role
+
+    settings = GATEWAY.settings()
+    upgrade(GATEWAY.migrations, settings.sqlalchemy_url)
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if args.apikey_command == "create":
+                try:
+                    key, secret = await service.create_api_key(
+                        session, role=Role(args.role), org_id=args.org, name=args.name
+                    )
+                except DomainError as exc:
+                    print(f"clock apikey create: {exc.detail}", file=sys.stderr)
+                    for error in exc.errors or []:
+                        print(f"  {error.get('field')}: {error.get('message')}", file=sys.stderr)
+                    return 2
+                await session.commit()
+                print(f"id:   {key.id}\nrole: {key.role}\norg:  {key.org_id or '-'}")
+                print(f"key:  {secret}\n(shown once: store it now)")
+            elif args.apikey_command == "list":
+                for key in await service.list_api_keys(session):
+                    state = "revoked" if key.revoked_at else "active"
+                    print(
+                        f"{key.id}  {key.role:<8} {key.org_id or '-':<36} {state:<7} "
+                        f"{key.name or ''}"
+                    )
+            else:
+                try:
+                    key = await service.revoke_api_key(session, key_id=args.key_id)
+                except DomainError as exc:
+                    print(f"clock apikey revoke: {exc.detail}", file=sys.stderr)
+                    return 1
+                await session.commit()
+                print(f"revoked {key.id}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def events_asyncapi(output: Path, *, check: bool) -> int:
+    import kernel.contracts
+    from kernel.asyncapi import asyncapi_document, render_yaml
+
+    text = render_yaml(asyncapi_document(kernel.contracts.registry))
+    if check:
+        if not output.exists() or output.read_text() != text:
+            print(f"{output} is stale: run `clock events asyncapi`", file=sys.stderr)
+            return 1
+        print(f"{output} is up to date")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Every event contract of the platform, one module per publishing service.
+
+Importing this package fills `kernel.events.registry`.
+"""
+
+from kernel.events import registry
+
+__all__ = ["registry"]
