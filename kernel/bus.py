@@ -106,7 +106,7 @@ class Bus:
             servers=[u.strip() for u in self.url.split(",") if u.strip()],
             name=self.name,
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # seconds, int in the stubs only
             connect_timeout=2,
             ping_interval=10,
             max_outstanding_pings=3,

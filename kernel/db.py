@@ -8,8 +8,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from kernel.settings import normalise_database_url
 
@@ -30,9 +34,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(
             url,
             echo=echo,
-            # SQLite serialises writers; a pool of files handles buys nothing and NullPool
-            # avoids sharing a connection between event loops in tests.
-            poolclass=NullPool,
+            # Opening an aiosqlite connection starts a thread: keep a few open.
+            pool_size=5,
+            max_overflow=5,
             connect_args={"timeout": 30},
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union, cast
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -92,10 +92,13 @@ class EventRegistry:
         if event_type in self._contracts and self._contracts[event_type] is not contract:
             raise ValueError(f"event type registered twice: {event_type}")
         self._contracts[event_type] = contract
-        envelope = create_model(
-            f"{contract.__name__}Event",
-            __base__=CloudEvent[contract],  # type: ignore[valid-type]
-            type=(Literal[event_type], event_type),
+        envelope = cast(
+            "type[CloudEvent[Any]]",
+            create_model(
+                f"{contract.__name__}Event",
+                __base__=CloudEvent[contract],  # type: ignore[valid-type]
+                type=(Literal[event_type], event_type),  # type: ignore[arg-type]
+            ),
         )
         envelope.__doc__ = contract.__doc__
         self._envelopes[event_type] = envelope
@@ -121,7 +124,7 @@ class EventRegistry:
                 self._adapter = TypeAdapter(envelopes[0])
             else:
                 self._adapter = TypeAdapter(
-                    Annotated[Union[envelopes], Field(discriminator="type")]  # noqa: UP007
+                    Annotated[Union[envelopes], Field(discriminator="type")]  # type: ignore[arg-type]  # noqa: UP007
                 )
         return self._adapter
 
@@ -168,4 +171,3 @@ registry = EventRegistry()
 def event(contract: ContractT) -> ContractT:
     """Class decorator: register a contract in the platform registry."""
     return registry.register(contract)
-

@@ -55,11 +55,13 @@ class Lease:
                 .where(or_(leases.c.holder == self.holder, leases.c.expires_at < now))
                 .values(holder=self.holder, expires_at=expires)
             )
-            taken = result.rowcount == 1  # type: ignore[attr-defined]
+            taken = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             if not taken:
                 try:
                     await session.execute(
-                        insert(leases).values(name=self.name, holder=self.holder, expires_at=expires)
+                        insert(leases).values(
+                            name=self.name, holder=self.holder, expires_at=expires
+                        )
                     )
                     taken = True
                 except IntegrityError:

@@ -42,7 +42,9 @@ def configure_logging(process_name: str, *, level: str = "INFO", json_format: bo
     if json_format:
         handler.setFormatter(JsonFormatter(process_name))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {process_name} %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {process_name} %(levelname)s %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -73,7 +73,9 @@ class OutboxRelay:
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.lease = Lease(self.sessionmaker, name=f"outbox-relay:{self.service}", ttl=self.lease_ttl)
+        self.lease = Lease(
+            self.sessionmaker, name=f"outbox-relay:{self.service}", ttl=self.lease_ttl
+        )
         self.published = 0
 
     def notify(self) -> None:

@@ -43,7 +43,9 @@ class ServiceRuntime:
     async def __aenter__(self) -> ServiceRuntime:
         settings = self.settings
         name = settings.service_name
-        self.engine: AsyncEngine = create_engine(settings.sqlalchemy_url, echo=settings.database_echo)
+        self.engine: AsyncEngine = create_engine(
+            settings.sqlalchemy_url, echo=settings.database_echo
+        )
 
         # A session class of our own, so the commit hook below concerns this runtime only.
         session_class: type[Session] = type(f"{name.title()}Session", (Session,), {})
@@ -122,7 +124,9 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
 ) -> FastAPI:
     """A FastAPI app with the platform's middlewares, problem handlers and health routes."""
-    configure_logging(settings.service_name, level=settings.log_level, json_format=settings.log_json)
+    configure_logging(
+        settings.service_name, level=settings.log_level, json_format=settings.log_json
+    )
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
 
@@ -136,4 +140,3 @@ def create_service_app(
     app.add_middleware(SignedPrincipalMiddleware, secret=settings.resolved_principal_secret())
     app.add_middleware(RequestContextMiddleware, app_name=settings.service_name)
     return app
-

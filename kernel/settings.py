@@ -66,7 +66,9 @@ class ServiceSettings(CommonSettings):
     consumer_max_deliveries: int = Field(
         default=5, ge=1, description="Failed deliveries before a message is dead-lettered."
     )
-    lease_ttl: float = Field(default=10.0, gt=0, description="Seconds a relay/consumer lease lasts.")
+    lease_ttl: float = Field(
+        default=10.0, gt=0, description="Seconds a relay/consumer lease lasts."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

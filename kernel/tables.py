@@ -1,4 +1,6 @@
-"""Tables the kernel keeps in every service's database: outbox, inbox, versions, dead letters, leases.
+"""Tables the kernel keeps in every service's database.
+
+Outbox, inbox, projection versions, dead letters and leases.
 
 They live in their own MetaData; a service's first migration creates them with
 `kernel.migrations.create_messaging_tables`, and its Alembic env targets both metadatas.
@@ -37,8 +39,12 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("stream_seq", BigInteger, nullable=True),
-    Index("ix_outbox_pending", "seq", sqlite_where=text("sent_at IS NULL"),
-          postgresql_where=text("sent_at IS NULL")),
+    Index(
+        "ix_outbox_pending",
+        "seq",
+        sqlite_where=text("sent_at IS NULL"),
+        postgresql_where=text("sent_at IS NULL"),
+    ),
 )
 
 inbox = Table(

@@ -150,7 +150,9 @@ async def harness(database_url: str, nats_server: NatsServer) -> AsyncIterator[H
     await harness.close()
 
 
-def assert_exactly_once_in_order(applied: list[tuple[str, str, int]], expected_ids: list[str]) -> None:
+def assert_exactly_once_in_order(
+    applied: list[tuple[str, str, int]], expected_ids: list[str]
+) -> None:
     ids = [event_id for event_id, _, _ in applied]
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} events applied twice"
     assert set(ids) == set(expected_ids)

@@ -71,7 +71,9 @@ async def test_consumer_dying_between_commit_and_ack_applies_once(harness: Harne
     await eventually(lambda: survivor.counts[Outcome.DUPLICATE] >= 1, timeout=30)
 
     assert [event_id for event_id, _, _ in await harness.applied()] == ids
-    print(f"\n[figures] commit-then-die: redelivered {survivor.counts[Outcome.DUPLICATE]}, applied 1")
+    print(
+        f"\n[figures] commit-then-die: redelivered {survivor.counts[Outcome.DUPLICATE]}, applied 1"
+    )
 
 
 async def test_poison_message_is_dead_lettered_and_the_next_ones_processed(
@@ -129,8 +131,12 @@ async def test_an_event_older_than_the_projection_is_skipped(harness: Harness) -
     from tests.integration.kernel.widgets import WidgetChanged, events
 
     async with harness.sessionmaker() as session:
-        await record_event(session, WidgetChanged(n=2), subject="w", aggregate_version=2, events=events)
-        await record_event(session, WidgetChanged(n=1), subject="w", aggregate_version=1, events=events)
+        await record_event(
+            session, WidgetChanged(n=2), subject="w", aggregate_version=2, events=events
+        )
+        await record_event(
+            session, WidgetChanged(n=1), subject="w", aggregate_version=1, events=events
+        )
         await session.commit()
     consumer = await harness.consumer()
     await harness.relay()
