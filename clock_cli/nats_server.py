@@ -70,10 +70,13 @@ class NatsServer:
         self.process = subprocess.Popen(
             [
                 nats_server_binary(),
-                "-a", "127.0.0.1",
-                "-p", str(self.port),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
                 "-js",
-                "-sd", str(self.store_dir),
+                "-sd",
+                str(self.store_dir),
             ],
             stdout=output,
             stderr=output,

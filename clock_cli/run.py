@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 from pydantic import Field
@@ -132,9 +131,8 @@ class Platform:
             url = f"http://127.0.0.1:{COMPONENTS[name].settings().port}/healthz"
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with code {process.returncode}; see {self.log_dir}/{name}.log"
-                    )
+                    log = self.log_dir / f"{name}.log"
+                    raise RuntimeError(f"{name} exited with code {process.returncode}; see {log}")
                 try:
                     if httpx.get(url, timeout=1).status_code == 200:
                         break

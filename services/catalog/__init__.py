@@ -1,1 +1,3 @@
-"""CLOCK catalog service: Labs, competences, equipment and service offerings of member centres; search; duplicates; taxonomies."""
+"""CLOCK catalog service: Labs, competences, equipment and service offerings of member
+centres; search; duplicates; taxonomies.
+"""

@@ -1,1 +1,3 @@
-"""CLOCK matching service: Firms, demands, ranked and explained matches, consortia, introductions, engagements, equipment access."""
+"""CLOCK matching service: Firms, demands, ranked and explained matches, consortia,
+introductions, engagements, equipment access.
+"""

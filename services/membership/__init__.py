@@ -1,1 +1,3 @@
-"""CLOCK membership service: Organisations, adhesion applications, memberships, the protocol term and the coordination committee."""
+"""CLOCK membership service: Organisations, adhesion applications, memberships, the protocol term
+and the coordination committee.
+"""

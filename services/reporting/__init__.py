@@ -1,1 +1,3 @@
-"""CLOCK reporting service: Every event kept; KPIs by period and dimension; immutable periodic reports and exports."""
+"""CLOCK reporting service: Every event kept; KPIs by period and dimension; immutable periodic
+reports and exports.
+"""

@@ -45,7 +45,9 @@ def test_envelope_is_cloudevents_with_clock_extensions(events: EventRegistry) ->
 
 
 def test_ids_sort_by_time(events: EventRegistry) -> None:
-    ids = [events.build(ThingMade(name="x"), subject="s", aggregate_version=1).id for _ in range(50)]
+    ids = [
+        events.build(ThingMade(name="x"), subject="s", aggregate_version=1).id for _ in range(50)
+    ]
     assert ids == sorted(ids)
 
 
@@ -58,7 +60,9 @@ def test_parse_returns_the_typed_model(events: EventRegistry) -> None:
 
 
 def test_union_is_discriminated_by_type(events: EventRegistry) -> None:
-    raw = events.build(ThingMade(name="y"), subject="t", aggregate_version=1).model_dump(mode="json")
+    raw = events.build(ThingMade(name="y"), subject="t", aggregate_version=1).model_dump(
+        mode="json"
+    )
     parsed = events.union_adapter().validate_python(raw)
     assert isinstance(parsed.data, ThingMade)
     raw["type"] = "clock.testing.thing.broken.v2"

@@ -33,4 +33,6 @@ def test_principal_secret_is_shared_through_the_data_dir(tmp_path: Path) -> None
     first = CatalogSettings(data_dir=tmp_path).resolved_principal_secret()
     second = CatalogSettings(data_dir=tmp_path).resolved_principal_secret()
     assert first == second and len(first) >= 32
-    assert CatalogSettings(data_dir=tmp_path, principal_secret="x").resolved_principal_secret() == "x"
+    assert (
+        CatalogSettings(data_dir=tmp_path, principal_secret="x").resolved_principal_secret() == "x"
+    )
