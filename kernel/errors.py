@@ -78,8 +78,16 @@ class TooManyRequests(DomainError):
     status, slug, title = 429, "rate-limited", "Too many requests"
 
 
+class BadGateway(DomainError):
+    status, slug, title = 502, "bad-gateway", "Bad gateway"
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+class GatewayTimeout(DomainError):
+    status, slug, title = 504, "gateway-timeout", "Gateway timeout"
 
 
 STATUS_TITLES = {

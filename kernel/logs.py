@@ -48,7 +48,7 @@ def configure_logging(process_name: str, *, level: str = "INFO", json_format: bo
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "nats", "aiosqlite", "asyncio"):
+    for noisy in ("uvicorn.access", "nats", "aiosqlite", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").handlers[:] = []
     logging.getLogger("uvicorn.error").propagate = True

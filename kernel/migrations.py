@@ -39,10 +39,14 @@ def upgrade(script_location: Path, database_url: str, revision: str = "head") ->
     command.upgrade(alembic_config(script_location, url), revision)
 
 
-def run_env(target_metadata: MetaData) -> None:
-    """Body of every service's `migrations/env.py` (online, async engine)."""
+def run_env(target_metadata: MetaData, *, messaging: bool = True) -> None:
+    """Body of every `migrations/env.py` (online, async engine).
+
+    `messaging`: the database holds the kernel's outbox/inbox tables (every service does; the
+    gateway does not), so autogenerate compares them too.
+    """
     config = context.config
-    metadata = [target_metadata, messaging_metadata]
+    metadata = [target_metadata, messaging_metadata] if messaging else [target_metadata]
 
     def do_run(connection: Connection) -> None:
         context.configure(

@@ -1,0 +1,7 @@
+"""CLOCK gateway: the platform's only public entry.
+
+It authenticates clients by API key, passes each request to the owning service under
+`/api/v1/<service>/...` with a principal it signs, propagates the request id and trace context,
+maps upstream failures to problem documents, and serves one merged OpenAPI document of every
+service at `/api/v1/openapi.json` (browsable at `/docs`).
+"""

@@ -1,0 +1,266 @@
+"""Passing one request to a service and its answer back, both bodies streamed.
+
+Hop-by-hop headers (and those the `Connection` header names) are dropped both ways; so are the
+client's credentials and anything it claims about its principal, request id or trace. The
+gateway adds the principal it signed, the request id and trace context of the request, and the
+`X-Forwarded-*` headers. Transport failures become 502/503/504 problem documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from urllib.parse import quote
+
+import anyio
+import httpx
+from prometheus_client import Counter, Histogram
+from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from kernel.context import request_id_var, traceparent_var
+from kernel.errors import BadGateway, DomainError, GatewayTimeout, NotFound, ServiceUnavailable
+from kernel.http import REQUEST_ID_HEADER
+from kernel.principal import PRINCIPAL_HEADER
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+"""RFC 9110 §7.6.1 connection-specific fields (plus the legacy names still seen in the wild)."""
+
+# Request headers the gateway never passes on as the client sent them: it sets its own or they
+# concern only the client's connection to the gateway.
+_DROPPED_REQUEST = frozenset(
+    {
+        "host",
+        "authorization",
+        "x-api-key",
+        PRINCIPAL_HEADER.lower(),
+        REQUEST_ID_HEADER.lower(),
+        "traceparent",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "expect",
+        "content-length",
+    }
+)
+# Response headers the gateway's own server sets.
+_DROPPED_RESPONSE = frozenset({"server", "date"})
+
+UPSTREAM_REQUESTS = Counter(
+    "clock_gateway_upstream_requests_total",
+    "Requests the gateway passed to a service, by outcome (status code or failure)",
+    ["service", "outcome"],
+)
+UPSTREAM_DURATION = Histogram(
+    "clock_gateway_upstream_duration_seconds",
+    "Time until a service answered with its status line",
+    ["service"],
+)
+
+
+def connection_tokens(values: Iterable[str]) -> set[str]:
+    """Header names listed in `Connection` header values (also hop-by-hop)."""
+    return {
+        token.strip().lower() for value in values for token in value.split(",") if token.strip()
+    }
+
+
+def upstream_request_headers(
+    headers: Iterable[tuple[str, str]],
+    *,
+    principal_header: str,
+    request_id: str | None,
+    traceparent: str | None,
+    client_host: str | None,
+    scheme: str,
+    forwarded_host: str | None,
+    content_length: str | None,
+) -> list[tuple[str, str]]:
+    """The headers of the request to the service (names lower case, order kept)."""
+    pairs = [(name.lower(), value) for name, value in headers]
+    hop = HOP_BY_HOP | connection_tokens(v for n, v in pairs if n == "connection")
+    forwarded_for = [v.strip() for n, v in pairs if n == "x-forwarded-for" and v.strip()]
+    result = [
+        (name, value)
+        for name, value in pairs
+        if name not in hop and name not in _DROPPED_REQUEST and name != "x-forwarded-for"
+    ]
+    if content_length is not None:
+        result.append(("content-length", content_length))
+    result.append((PRINCIPAL_HEADER.lower(), principal_header))
+    if request_id:
+        result.append((REQUEST_ID_HEADER.lower(), request_id))
+    if traceparent:
+        result.append(("traceparent", traceparent))
+    if client_host:
+        forwarded_for.append(client_host)
+    if forwarded_for:
+        result.append(("x-forwarded-for", ", ".join(forwarded_for)))
+    result.append(("x-forwarded-proto", scheme))
+    if forwarded_host:
+        result.append(("x-forwarded-host", forwarded_host))
+    return result
+
+
+def rewrite_location(value: str, *, base_url: str, public_prefix: str) -> str:
+    """A service's redirect target as the client must follow it: through the gateway."""
+    if value.startswith(base_url) and value[len(base_url) : len(base_url) + 1] in ("", "/", "?"):
+        return public_prefix + value[len(base_url) :]
+    if value.startswith("/") and not value.startswith("//"):
+        return public_prefix + value
+    return value
+
+
+def downstream_response_headers(
+    headers: httpx.Headers, *, base_url: str, public_prefix: str
+) -> list[tuple[bytes, bytes]]:
+    """The service's response headers as the client gets them (duplicates such as
+    `Set-Cookie` kept). `Content-Length` stays: the body passes through as raw bytes."""
+    # Raw bytes, read as latin-1: every byte survives the round trip whatever the encoding.
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers.raw]
+    hop = HOP_BY_HOP | connection_tokens(v for n, v in pairs if n == "connection")
+    result: list[tuple[bytes, bytes]] = []
+    for name, value in pairs:
+        if name in hop or name in _DROPPED_RESPONSE:
+            continue
+        if name == "location":
+            value = rewrite_location(value, base_url=base_url, public_prefix=public_prefix)
+        result.append((name.encode("latin-1"), value.encode("latin-1")))
+    return result
+
+
+def upstream_path(request: Request, service: str, path: str) -> str:
+    """The path at the service: the request's path without `/api/v1/<service>`, as the client
+    encoded it (so `%2F` inside a segment stays one segment)."""
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise NotFound("a path must not contain '.' or '..' segments")
+    public_prefix = f"{API_PREFIX}/{service}".encode()
+    raw_path: bytes = request.scope.get("raw_path") or b""
+    raw_path = raw_path.split(b"?", 1)[0]
+    if raw_path.startswith(public_prefix) and raw_path[len(public_prefix) :][:1] in (b"", b"/"):
+        rest = raw_path[len(public_prefix) :].decode("latin-1")
+    else:
+        rest = "/" + quote(path, safe="/:@!$&'()*+,;=-._~")
+    return rest or "/"
+
+
+class UpstreamResponse(StreamingResponse):
+    """A service's response streamed to the client; the upstream response is closed whatever
+    happens to the client (finished, disconnected, failed)."""
+
+    def __init__(
+        self, upstream: httpx.Response, *, service: str, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.upstream = upstream
+        self.service = service
+        super().__init__(
+            self._body(),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
+        self.raw_headers = headers
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.upstream.aiter_raw():
+                yield chunk
+        except httpx.TransportError as exc:
+            # The status line is gone already: all we can do is abort the response.
+            log.warning(
+                "upstream failed while streaming its response",
+                extra={"service": self.service, "error": type(exc).__name__},
+            )
+            raise
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+
+
+async def forward(
+    request: Request,
+    *,
+    client: httpx.AsyncClient,
+    service: str,
+    base_url: str,
+    path: str,
+    principal_header: str,
+) -> Response:
+    """Send the request to `service` and stream its answer back."""
+    target = base_url + upstream_path(request, service, path)
+    query = request.scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+
+    content_length = request.headers.get("content-length")
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    has_body = chunked or (content_length is not None and content_length.strip() != "0")
+    client_address = request.client.host if request.client else None
+    headers = upstream_request_headers(
+        request.headers.items(),
+        principal_header=principal_header,
+        request_id=request_id_var.get(),
+        traceparent=traceparent_var.get(),
+        client_host=client_address,
+        scheme=request.url.scheme,
+        forwarded_host=request.headers.get("host"),
+        content_length=None if chunked else content_length,
+    )
+    upstream_request = client.build_request(
+        request.method,
+        target,
+        # bytes, as Starlette decoded them (latin-1): non-ASCII values pass through unchanged
+        headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        content=request.stream() if has_body else None,
+    )
+    started = anyio.current_time()
+    try:
+        upstream = await client.send(upstream_request, stream=True)
+    except httpx.TimeoutException as exc:
+        UPSTREAM_REQUESTS.labels(service, "timeout").inc()
+        log.warning("upstream timed out", extra={"service": service, "error": type(exc).__name__})
+        raise GatewayTimeout(
+            f"the {service} service did not answer in time", service=service
+        ) from None
+    except httpx.ConnectError as exc:
+        UPSTREAM_REQUESTS.labels(service, "unreachable").inc()
+        log.warning("upstream unreachable", extra={"service": service, "error": str(exc)})
+        raise ServiceUnavailable(
+            f"the {service} service is unavailable; try again shortly", service=service
+        ) from None
+    except httpx.TransportError as exc:
+        UPSTREAM_REQUESTS.labels(service, "error").inc()
+        log.warning("upstream failed", extra={"service": service, "error": type(exc).__name__})
+        raise BadGateway(f"the {service} service gave no valid answer", service=service) from None
+    except ClientDisconnect:
+        UPSTREAM_REQUESTS.labels(service, "client-disconnected").inc()
+        raise DomainError("the client went away while sending the request body") from None
+    UPSTREAM_DURATION.labels(service).observe(anyio.current_time() - started)
+    UPSTREAM_REQUESTS.labels(service, str(upstream.status_code)).inc()
+    response_headers = downstream_response_headers(
+        upstream.headers,
+        base_url=base_url,
+        public_prefix=f"{API_PREFIX}/{service}",
+    )
+    return UpstreamResponse(upstream, service=service, headers=response_headers)

@@ -1,0 +1,72 @@
+"""The gateway in front of a real service app (catalog), its own middlewares included."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from kernel.principal import Role
+from services.catalog.app import create_app as create_catalog
+from services.catalog.settings import CatalogSettings
+from tests.conftest import migrate
+from tests.integration.gateway.conftest import SECRET, Gateway
+
+UNREACHABLE_NATS = "nats://127.0.0.1:1"
+
+
+@pytest.fixture
+async def catalog(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    url = migrate("catalog", f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    app = create_catalog(
+        CatalogSettings(
+            database_url=url,
+            nats_url=UNREACHABLE_NATS,
+            principal_secret=SECRET,
+            log_json=False,
+        )
+    )
+    async with app.router.lifespan_context(app):  # exiting it stops the NATS reconnect loop
+        yield app
+
+
+async def test_a_real_service_accepts_the_principal_the_gateway_signs(
+    start_gateway: Callable[..., Any], catalog: FastAPI
+) -> None:
+    gateway: Gateway = await start_gateway(upstreams={"catalog": catalog})
+    _, key = await gateway.create_key(Role.REGION)
+
+    healthz = await gateway.client.get("/api/v1/catalog/healthz")
+    assert healthz.status_code == 200
+    assert healthz.json() == {"status": "ok"}
+
+    # NATS is unreachable: the service says it is not ready, and the gateway passes that on
+    readyz = await gateway.client.get("/api/v1/catalog/readyz")
+    assert readyz.status_code == 503
+    assert readyz.headers["content-type"].startswith("application/problem+json")
+    assert readyz.json()["checks"]["nats"] == {"ok": False}
+    assert readyz.json()["checks"]["database"] == {"ok": True}
+
+    # past the service's SignedPrincipalMiddleware (a 404 of its router, not a 401)
+    for headers in ({}, {"Authorization": f"Bearer {key}"}):
+        response = await gateway.client.get("/api/v1/catalog/labs", headers=headers)
+        assert response.status_code == 404, response.text
+        assert response.json()["instance"] == "/labs"
+
+    document = (await gateway.client.get("/api/v1/openapi.json")).json()
+    assert "catalog" not in document["info"]["x-unavailable-services"]
+    assert document["info"]["x-services"]["catalog"]["title"] == "CLOCK catalog"
+
+
+async def test_a_service_refuses_a_gateway_signing_with_another_secret(
+    start_gateway: Callable[..., Any], catalog: FastAPI
+) -> None:
+    gateway: Gateway = await start_gateway(
+        upstreams={"catalog": catalog}, principal_secret="not-the-shared-secret"
+    )
+    response = await gateway.client.get("/api/v1/catalog/labs")
+    assert response.status_code == 401
+    assert "gateway" in response.json()["detail"]
