@@ -94,7 +94,7 @@ class Consumer:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        self._subscription = None
+        await self._drop_subscription()
         try:
             if self.lease.held:
                 await self.lease.release()
@@ -119,6 +119,15 @@ class Consumer:
         await js.add_consumer(self.stream, self.consumer_config())
         return await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
 
+    async def _drop_subscription(self) -> None:
+        """Unsubscribe, so that a drain at shutdown does not wait on messages nobody reads."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except Exception:  # the connection may be gone already
+                log.debug("unsubscribe failed", exc_info=True)
+
     async def run(self) -> None:
         backoff = 0.2
         while True:
@@ -127,7 +136,7 @@ class Consumer:
                     await asyncio.sleep(0.2)
                     continue
                 if not self.lease.held and not await self.lease.acquire():
-                    self._subscription = None
+                    await self._drop_subscription()
                     await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
                     continue
                 if self._subscription is None:
@@ -139,6 +148,10 @@ class Consumer:
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 for message in messages:
+                    if not self.lease.held and not await self.lease.acquire():
+                        # Lost the lease (e.g. a replay took it): leave the rest unacked;
+                        # they are redelivered to the holder.
+                        break
                     await self.handle(message)
                 backoff = 0.2
             except asyncio.CancelledError:

@@ -74,6 +74,24 @@ class Lease:
                 self._valid_until = None
         return taken
 
+    async def steal(self) -> None:
+        """Take the lease whoever holds it. The previous holder notices within two thirds of
+        the ttl (when it next renews) and stops; wait `ttl` before relying on exclusivity."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=self.ttl)
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                update(leases)
+                .where(leases.c.name == self.name)
+                .values(holder=self.holder, expires_at=expires)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                await session.execute(
+                    insert(leases).values(name=self.name, holder=self.holder, expires_at=expires)
+                )
+            await session.commit()
+        self._valid_until = now + timedelta(seconds=self.ttl * 2 / 3)
+
     async def release(self) -> None:
         async with self.sessionmaker() as session:
             await session.execute(

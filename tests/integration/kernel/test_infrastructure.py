@@ -55,3 +55,36 @@ async def test_events_flow_again_after_the_broker_store_is_wiped(harness: Harnes
 
     await eventually(lambda: consumer.counts[Outcome.APPLIED] >= 10, timeout=30)
     assert len(await harness.applied()) == 10
+
+
+async def test_a_projection_rebuilt_by_replay_is_the_same(harness: Harness) -> None:
+    from sqlalchemy import delete
+
+    from kernel.replay import replay_stream
+    from tests.integration.kernel.conftest import apply_widget
+    from tests.integration.kernel.widgets import WidgetChanged, applied_events, events
+
+    await harness.write_events(120, widgets=7)
+    consumer = await harness.consumer()
+    await harness.relay()
+    await eventually(lambda: consumer.counts[Outcome.APPLIED] >= 120)
+    before = sorted((widget, n) for _, widget, n in await harness.applied())
+
+    async def reset(session: object) -> None:
+        await session.execute(delete(applied_events))  # type: ignore[attr-defined]
+
+    stats = await replay_stream(
+        sessionmaker=harness.sessionmaker,
+        bus=await harness.bus(),
+        service="widgets",
+        source="testing",
+        handlers={WidgetChanged.event_type: apply_widget},
+        reset=reset,
+        events=events,
+        lease_ttl=2.0,
+    )
+    assert stats.counts == {Outcome.APPLIED: 120}
+    assert sorted((widget, n) for _, widget, n in await harness.applied()) == before
+    await harness.write_events(3, widgets=7, start=120)  # the live consumer carries on
+    await eventually(lambda: consumer.counts[Outcome.APPLIED] >= 123, timeout=20)
+    assert len(await harness.applied()) == 123
