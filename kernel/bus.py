@@ -20,6 +20,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from kernel.settings import SERVICE_NAMES
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +144,15 @@ class Bus:
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until connected and the streams exist."""
-        await asyncio.wait_for(self._streams_ready.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._streams_ready.wait()
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        await cancel_and_wait(self._task)
         if self.nc.is_connected:
             try:
-                await asyncio.wait_for(self.nc.drain(), timeout=5)
+                async with asyncio.timeout(5):
+                    await self.nc.drain()
             except Exception:  # draining is best effort at shutdown
                 log.debug("nats drain failed", exc_info=True)
         if not self.nc.is_closed:

@@ -36,6 +36,7 @@ from kernel.bus import Bus
 from kernel.events import CloudEvent, EventRegistry, parse_type, registry, stream_of
 from kernel.leases import Lease
 from kernel.tables import dead_letters, inbox, projection_versions
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,8 @@ class Consumer:
         self._task = asyncio.create_task(self.run(), name=f"consumer-{self.service}-{self.stream}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._drop_subscription()
         try:
             if self.lease.held:

@@ -7,6 +7,7 @@ them (and validation errors, unknown routes, and anything unexpected) into probl
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -119,9 +120,9 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     instance: str | None = None,
-    **extra: Any,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; `extra` adds members (never overriding the standard ones)."""
     title = title or STATUS_TITLES.get(status, "Error")
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
@@ -136,7 +137,8 @@ def problem(
     request_id = request_id_var.get()
     if request_id:
         body["request_id"] = request_id
-    body.update(extra)
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -167,7 +169,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=exc.errors,
             headers=exc.headers,
             instance=request.url.path,
-            **exc.extra,
+            extra=exc.extra,
         )
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -113,6 +114,51 @@ def _decoded_headers(scope: Scope) -> Iterable[tuple[str, str]]:
         yield key.decode("latin-1").lower(), value.decode("latin-1")
 
 
+class BodySizeLimit:
+    """Refuses request bodies over `max_bytes` with 413, before anything reads them.
+
+    A declared Content-Length over the limit is refused at once; a chunked body is counted as
+    it streams and refused when it goes over.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _detail(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(_decoded_headers(scope)).get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                response = problem(400, "Content-Length is not a number")
+                await response(scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                response = problem(413, self._detail(), slug="payload-too-large")
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI turns an HTTPException raised while reading the body into a 413.
+                    raise StarletteHTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -131,7 +177,7 @@ def add_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
             from fastapi.responses import JSONResponse
 
             return JSONResponse({"status": "ready", "checks": checks})
-        return problem(503, "not ready", slug="not-ready", checks=checks)
+        return problem(503, "not ready", slug="not-ready", extra={"checks": checks})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

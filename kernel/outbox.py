@@ -24,6 +24,7 @@ from kernel.context import request_id_var, traceparent_var
 from kernel.events import CloudEvent, EventData, EventRegistry, registry, subject_of
 from kernel.leases import Lease
 from kernel.tables import outbox
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         try:
             if self.lease.held:
                 await self.lease.release()
@@ -122,8 +118,11 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     async def _wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # (CPython gh-86296) and stop() would hang.
         try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wakeup.wait()
         except TimeoutError:
             pass
         self._wakeup.clear()
@@ -151,11 +150,16 @@ class OutboxRelay:
             for row in rows
         ]
         acked: list[tuple[int, int]] = []
-        error: BaseException | None = None
+        error: Exception | None = None
         for row, future in zip(rows, futures, strict=True):
             try:
-                ack = await asyncio.wait_for(future, self.ack_timeout)
-            except BaseException as exc:  # stop at the first gap: order must hold
+                async with asyncio.timeout(self.ack_timeout):
+                    ack = await future
+            except asyncio.CancelledError:
+                for pending in futures:
+                    pending.cancel()
+                raise
+            except Exception as exc:  # stop at the first gap: order must hold
                 error = exc
                 break
             acked.append((row.seq, ack.seq))
@@ -174,7 +178,5 @@ class OutboxRelay:
             self.published += len(acked)
             metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(acked))
         if error is not None:
-            if isinstance(error, asyncio.CancelledError):
-                raise error
             raise RuntimeError(f"publish failed after {len(acked)} of {len(rows)}: {error!r}")
         return len(acked)

@@ -22,7 +22,12 @@ from kernel.consumer import Consumer, Handler
 from kernel.db import create_engine
 from kernel.errors import install_problem_handlers
 from kernel.events import EventRegistry, registry
-from kernel.http import RequestContextMiddleware, SignedPrincipalMiddleware, add_health_routes
+from kernel.http import (
+    BodySizeLimit,
+    RequestContextMiddleware,
+    SignedPrincipalMiddleware,
+    add_health_routes,
+)
 from kernel.logs import configure_logging
 from kernel.outbox import PENDING_KEY, OutboxRelay
 from kernel.settings import ServiceSettings
@@ -137,6 +142,7 @@ def create_service_app(
         return await runtime.readiness()
 
     add_health_routes(app, readiness)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SignedPrincipalMiddleware, secret=settings.resolved_principal_secret())
     app.add_middleware(RequestContextMiddleware, app_name=settings.service_name)
     return app

@@ -69,6 +69,9 @@ class ServiceSettings(CommonSettings):
     lease_ttl: float = Field(
         default=10.0, gt=0, description="Seconds a relay/consumer lease lasts."
     )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Larger request bodies are refused with 413."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -3,6 +3,7 @@
 Importing this package fills `kernel.events.registry`.
 """
 
+from kernel.contracts import catalog, membership
 from kernel.events import registry
 
-__all__ = ["registry"]
+__all__ = ["catalog", "membership", "registry"]

@@ -12,3 +12,15 @@ class CatalogSettings(ServiceSettings):
     database_url: str | None = Field(default=None, validation_alias="CLOCK_CATALOG_DATABASE_URL")
     host: str = Field(default="127.0.0.1", validation_alias="CLOCK_CATALOG_HOST")
     port: int = Field(default=8102, validation_alias="CLOCK_CATALOG_PORT")
+    demo_data: bool = Field(
+        default=True,
+        validation_alias="CLOCK_CATALOG_DEMO_DATA",
+        description="Load the demo labs of the six founding centres at start when the "
+        "catalogue is empty (they show once the membership events say the centres are active).",
+    )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        validation_alias="CLOCK_CATALOG_MAX_BODY_BYTES",
+        description="Request bodies larger than this get 413.",
+    )
