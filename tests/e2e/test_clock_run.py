@@ -3,76 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from clock_cli.nats_server import free_port, port_is_free
-
-SERVICES = ("membership", "catalog", "matching", "reporting")
-
-
-@dataclass
-class RunningPlatform:
-    process: subprocess.Popen[str]
-    gateway: str
-    ports: dict[str, int]
-    output: list[str]
-    region_key: str | None
-
-
-def _ports() -> dict[str, int]:
-    names = ("GATEWAY", "NATS", *(s.upper() for s in SERVICES))
-    return {name: free_port() for name in names}
-
-
-def start_platform(data_dir: Path, ports: dict[str, int], timeout: float = 90) -> RunningPlatform:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCK_")}
-    env["CLOCK_DATA_DIR"] = str(data_dir)
-    for name, port in ports.items():
-        env[f"CLOCK_{name}_PORT"] = str(port)
-        if name not in ("GATEWAY", "NATS"):
-            env[f"CLOCK_{name}_URL"] = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "clock_cli.main", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + timeout
-    gateway = None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        match = re.search(r"gateway ready at (http://\S+)", line)
-        if match:
-            gateway = match.group(1)
-            break
-    if gateway is None:
-        process.kill()
-        raise AssertionError("clock run did not get ready:\n" + "".join(output))
-    text = "".join(output)
-    key = re.search(r"^\s+(clk_\S+)$", text, re.MULTILINE)
-    return RunningPlatform(process, gateway, ports, output, key.group(1) if key else None)
-
-
-def stop_platform(platform: RunningPlatform) -> int:
-    platform.process.send_signal(signal.SIGINT)
-    code = platform.process.wait(timeout=60)
-    return code
+from clock_cli.nats_server import port_is_free
+from tests.e2e.platform import (
+    SERVICES,
+    RunningPlatform,
+    fresh_ports,
+    start_platform,
+    stop_platform,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +29,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def platform(data_dir: Path) -> Iterator[RunningPlatform]:
-    running = start_platform(data_dir, _ports())
+    running = start_platform(data_dir, fresh_ports())
     yield running
     if running.process.poll() is None:
         stop_platform(running)
@@ -148,7 +95,7 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_data(
 def test_a_taken_port_names_the_setting(tmp_path: Path) -> None:
     import socket
 
-    ports = _ports()
+    ports = fresh_ports()
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", ports["GATEWAY"]))
         blocker.listen()
