@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 import uuid
@@ -10,10 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from clock_cli.nats_server import NatsServer
 from kernel.migrations import upgrade
+from kernel.principal import PRINCIPAL_HEADER, Principal, sign
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CLOCK_TEST_POSTGRES_URL")
@@ -78,3 +81,20 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def principal_refresher(secret: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook that signs the request's principal again at send time.
+
+    Signatures expire after 60 s; headers built once (module constants) would go stale in a
+    long run. The hook keeps the principal and renews the timestamp and the HMAC.
+    """
+
+    async def refresh(request: httpx.Request) -> None:
+        header = request.headers.get(PRINCIPAL_HEADER)
+        if header:
+            payload = header.split(".", 1)[0]
+            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+            request.headers[PRINCIPAL_HEADER] = sign(Principal.model_validate_json(raw), secret)
+
+    return refresh

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.membership.italy import normalise_vat
+from kernel.italy import normalise_vat
 
 
 class OrganisationKind(StrEnum):

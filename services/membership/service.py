@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from uuid6 import uuid7
 
+from kernel import italy
 from kernel.contracts import membership as contracts
 from kernel.errors import (
     Conflict,
@@ -37,7 +38,6 @@ from kernel.errors import (
 )
 from kernel.outbox import record_event
 from kernel.principal import Principal, Role
-from services.membership import italy
 from services.membership.models import (
     Application,
     Membership,

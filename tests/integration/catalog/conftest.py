@@ -30,7 +30,7 @@ from kernel.tables import outbox
 from services.catalog import models, seed
 from services.catalog.app import create_app
 from services.catalog.settings import CatalogSettings
-from tests.conftest import eventually, migrate
+from tests.conftest import eventually, migrate, principal_refresher
 
 SECRET = "catalog-test-secret"
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -160,7 +160,11 @@ class Catalog:
         app = create_app(self.settings(**overrides), clock=lambda: START)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as c:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://catalog",
+                event_hooks={"request": [principal_refresher(SECRET)]},
+            ) as c:
                 yield c
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.membership import italy
+from kernel import italy
 
 
 @pytest.mark.parametrize(
