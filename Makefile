@@ -11,6 +11,7 @@ help:
 	@echo "make test   - the whole suite (set CLOCK_TEST_POSTGRES_URL to run it on PostgreSQL too)"
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml from the event contracts"
+	@echo "make bench  - matching benchmark (100,000 entries) and ranking evaluation"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "CLOCK needs Python >= 3.11: set PYTHON=python3.11 (or newer)")'
@@ -36,6 +37,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(VENV)/bin/clock matching bench
+	$(VENV)/bin/clock matching evaluate
 
 asyncapi: $(STAMP)
 	$(VENV)/bin/clock events asyncapi

@@ -41,6 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     asyncapi.add_argument("--output", type=Path, default=ROOT / "docs" / "asyncapi.yaml")
     asyncapi.add_argument("--check", action="store_true", help="fail if the file is stale")
 
+    reporting = commands.add_parser("reporting", help="the reporting service")
+    reporting_commands = reporting.add_subparsers(dest="reporting_command", required=True)
+    reporting_commands.add_parser(
+        "rebuild", help="replay every stream into the event log (the KPIs follow)"
+    )
+
+    matching = commands.add_parser("matching", help="the matching service")
+    matching_commands = matching.add_subparsers(dest="matching_command", required=True)
+    matching_commands.add_parser(
+        "reindex", help="rebuild the matching index by replaying the catalogue and membership"
+    )
+    matching_commands.add_parser(
+        "evaluate", help="nDCG@10 and MRR of BM25, embeddings and the hybrid on the labelled set"
+    )
+    bench = matching_commands.add_parser("bench", help="matches latency and time to matchable")
+    bench.add_argument("--entries", type=int, default=100_000)
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from clock_cli.run import run
@@ -55,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         return migrate_components(args.components or list(COMPONENTS))
     if args.command == "apikey":
         return asyncio.run(apikey_command(args))
+    if args.command == "matching":
+        return matching_command(args)
+    if args.command == "reporting":
+        return asyncio.run(reporting_rebuild())
     if args.command == "events":
         return events_asyncapi(args.output, check=args.check)
     return 2
@@ -128,6 +149,32 @@ async def apikey_command(args: Any) -> int:
                 print(f"revoked {key.id}")
     finally:
         await engine.dispose()
+    return 0
+
+
+def matching_command(args: Any) -> int:
+    if args.matching_command == "reindex":
+        from services.matching.reindex import reindex
+
+        print(asyncio.run(reindex()).text())
+    elif args.matching_command == "evaluate":
+        from services.matching.evaluate import evaluate
+
+        evaluate()
+    else:
+        from services.matching.bench import bench
+
+        bench(args.entries)
+    return 0
+
+
+async def reporting_rebuild() -> int:
+    from services.reporting.rebuild import rebuild
+    from services.reporting.settings import ReportingSettings
+
+    for stats in await rebuild(ReportingSettings()):
+        counts = ", ".join(f"{k.value} {v}" for k, v in sorted(stats.counts.items()))
+        print(f"{stats.stream}: {stats.events} events replayed ({counts or 'none'})")
     return 0
 
 

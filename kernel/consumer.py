@@ -72,6 +72,9 @@ class Consumer:
     fetch_timeout: float = 1.0
     lease_ttl: float = 10.0
     retry_delay: float = 0.5
+    skip_stale: bool = True
+    """Skip an event older than the projection's version of its aggregate. An event log that
+    keeps everything (reporting) turns it off."""
     on_outcome: Callable[[CloudEvent[Any] | None, Outcome], None] | None = None
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -224,7 +227,7 @@ class Consumer:
                 )
                 if handler is None:
                     outcome = Outcome.IGNORED
-                elif await self._is_stale(session, event):
+                elif self.skip_stale and await self._is_stale(session, event):
                     outcome = Outcome.STALE
                 else:
                     await handler(session, event)

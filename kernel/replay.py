@@ -52,10 +52,18 @@ async def replay_stream(
     events: EventRegistry = registry,
     lease_ttl: float = 10.0,
     batch_size: int = 256,
+    skip_stale: bool = True,
 ) -> ReplayStats:
     """Replay the stream of `source` into the projection `service` keeps from it."""
     consumer = Consumer(
-        sessionmaker, bus, service, source, handlers, events=events, lease_ttl=lease_ttl
+        sessionmaker,
+        bus,
+        service,
+        source,
+        handlers,
+        events=events,
+        lease_ttl=lease_ttl,
+        skip_stale=skip_stale,
     )
     # Take the lease from the live consumer and give it time to notice and stop, so that no
     # event is applied by it between the reset and the replay of the same aggregate.

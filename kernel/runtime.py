@@ -44,6 +44,8 @@ class ServiceRuntime:
     subscriptions: Subscriptions = field(default_factory=dict)
     publishes: bool = True
     events: EventRegistry = registry
+    skip_stale: bool = True
+    """False for a consumer that keeps every event, even one older than its aggregate's."""
 
     async def __aenter__(self) -> ServiceRuntime:
         settings = self.settings
@@ -94,6 +96,7 @@ class ServiceRuntime:
                 batch_size=settings.consumer_batch_size,
                 max_deliveries=settings.consumer_max_deliveries,
                 lease_ttl=settings.lease_ttl,
+                skip_stale=self.skip_stale,
             )
             for source, handlers in self.subscriptions.items()
         ]

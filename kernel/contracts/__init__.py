@@ -3,7 +3,7 @@
 Importing this package fills `kernel.events.registry`.
 """
 
-from kernel.contracts import catalog, membership
+from kernel.contracts import catalog, matching, membership
 from kernel.events import registry
 
-__all__ = ["catalog", "membership", "registry"]
+__all__ = ["catalog", "matching", "membership", "registry"]

@@ -1,0 +1,324 @@
+"""Events of the matching service (stream CLOCK_MATCHING).
+
+Reporting counts demands, SMEs served, matches, introductions, engagements, consortia and
+equipment access from these alone, so each event carries the dimensions it reports by (the
+firm's size class, province and ATECO sector; centre and lab ids; kinds, values, timestamps),
+not only what changed. No personal data: firms are enterprises, named by name and VAT number.
+
+Aggregates and subjects (the version is the row's, incremented on every change):
+- `firm` (subject: firm id),
+- `demand` (subject: demand id): submitted, updated (status and other changes),
+  matches_proposed and consortia_proposed (a new ranking was shown for the demand),
+- `introduction` (subject: introduction id),
+- `engagement` (subject: engagement id),
+- `access_request` (subject: access request id).
+
+Money is a decimal string in EUR.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel.events import EventData, event
+
+SizeClass = Literal["micro", "small", "medium", "large"]
+DemandStatus = Literal["open", "matched", "in_progress", "closed", "cancelled"]
+EngagementKind = Literal["service", "joint_research", "equipment_access"]
+Innovation = Literal["product", "process", "none"]
+Entity = Literal["lab", "competence", "equipment", "service"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Actor(_Part):
+    """Who caused the change: a principal's role and ids, or `system`."""
+
+    role: str = Field(description="region, centre, firm, partner or system")
+    org_id: str | None = None
+    key_id: str | None = None
+
+
+class FirmProfile(_Part):
+    """The firm's reporting dimensions, as of the event."""
+
+    firm_id: str
+    size_class: SizeClass
+    sme: bool = Field(description="micro, small or medium (EU Recommendation 2003/361/EC).")
+    province: str = Field(description="ISTAT two-letter code.")
+    ateco_code: str = Field(description="ATECO 2025 code.")
+    ateco_section: str = Field(description="ATECO section letter, e.g. C.")
+    ateco_division: str = Field(description="Two-digit ATECO division, e.g. 13; may be empty.")
+
+
+class Need(_Part):
+    text: str
+    tags: dict[str, list[str]]
+
+
+class ProposedMatch(_Part):
+    rank: int = Field(ge=1)
+    lab_id: str
+    centre_id: str
+    entity: Entity
+    entry_id: str
+    score: float = Field(ge=0, le=1)
+    cross_language: bool
+    distance_km: float | None
+
+
+class ConsortiumMember(_Part):
+    need_index: int = Field(ge=0)
+    lab_id: str
+    centre_id: str
+
+
+class ProposedConsortium(_Part):
+    consortium_id: str
+    size: int = Field(ge=1, description="Number of labs (partners).")
+    centres: int = Field(ge=1)
+    members: list[ConsortiumMember]
+    uncovered_needs: list[int]
+
+
+# -- firm -----------------------------------------------------------------------------------
+
+
+@event
+class FirmRegistered(EventData):
+    """A firm was registered in matching (by the Region, a partner or a centre)."""
+
+    event_type = "clock.matching.firm.registered.v1"
+    firm_id: str
+    name: str
+    vat_number: str
+    profile: FirmProfile
+    municipality: str
+    employees: int | None
+    turnover_eur: str | None
+    balance_sheet_eur: str | None
+    registered_by: Actor
+    registered_at: datetime
+
+
+# -- demand ---------------------------------------------------------------------------------
+
+
+class _DemandState(EventData):
+    demand_id: str
+    firm: FirmProfile
+    status: DemandStatus
+    title: str
+    needs: list[Need]
+    needs_count: int = Field(ge=1)
+    sector: str | None = Field(description="ATECO 2025 code of the demand's sector.")
+    trl_current: int | None
+    trl_target: int | None
+    budget_eur: str | None
+    deadline: date | None
+    preferred_provinces: list[str]
+    submitted_by: Actor
+    partner_org_id: str | None = Field(description="The partner that submitted it for the firm.")
+    assisting_centre_id: str | None = Field(
+        description="The centre that submitted it for the firm."
+    )
+    submitted_at: datetime
+
+
+@event
+class DemandSubmitted(_DemandState):
+    """A demand was submitted (by the firm, a partner, a centre or the Region)."""
+
+    event_type = "clock.matching.demand.submitted.v1"
+
+
+@event
+class DemandUpdated(_DemandState):
+    """A demand changed, e.g. its status (open → matched → in_progress → closed | cancelled)."""
+
+    event_type = "clock.matching.demand.updated.v1"
+    previous_status: DemandStatus
+    changed: list[str]
+    reason: str | None
+    actor: Actor
+    updated_at: datetime
+
+
+@event
+class MatchesProposed(EventData):
+    """A ranking of labs was proposed for a demand (recorded when it differs from the last)."""
+
+    event_type = "clock.matching.demand.matches_proposed.v1"
+    demand_id: str
+    firm: FirmProfile
+    matches: list[ProposedMatch]
+    centre_ids: list[str]
+    lab_ids: list[str]
+    cross_language: bool = Field(description="At least one proposed match crossed languages.")
+    index_generation: int
+    proposed_at: datetime
+
+
+@event
+class ConsortiaProposed(EventData):
+    """Teams of labs were proposed for a demand with several needs."""
+
+    event_type = "clock.matching.demand.consortia_proposed.v1"
+    demand_id: str
+    firm: FirmProfile
+    needs_count: int
+    consortia: list[ProposedConsortium]
+    proposed_at: datetime
+
+
+# -- introduction ---------------------------------------------------------------------------
+
+
+class _Introduction(EventData):
+    introduction_id: str
+    demand_id: str
+    firm: FirmProfile
+    lab_id: str
+    centre_id: str
+    entry_id: str | None = Field(description="The catalogue entry that fitted, if chosen.")
+    consortium_id: str | None
+    consortium_size: int | None
+    consortium_centres: int | None
+    requested_at: datetime
+    requested_by: Actor
+
+
+@event
+class IntroductionRequested(_Introduction):
+    """A firm (or someone for it) asked to be introduced to a lab."""
+
+    event_type = "clock.matching.introduction.requested.v1"
+
+
+@event
+class IntroductionAccepted(_Introduction):
+    """The lab's centre accepted; an engagement is open."""
+
+    event_type = "clock.matching.introduction.accepted.v1"
+    answered_at: datetime
+    answered_by: Actor
+    reason: str | None
+    engagement_id: str
+    hours_to_answer: float
+
+
+@event
+class IntroductionDeclined(_Introduction):
+    """The lab's centre declined, with a reason."""
+
+    event_type = "clock.matching.introduction.declined.v1"
+    answered_at: datetime
+    answered_by: Actor
+    reason: str
+    hours_to_answer: float
+
+
+# -- engagement -----------------------------------------------------------------------------
+
+
+class _Engagement(EventData):
+    engagement_id: str
+    demand_id: str
+    firm: FirmProfile
+    kind: EngagementKind
+    centre_ids: list[str]
+    lab_ids: list[str]
+    cross_centre: bool = Field(description="More than one centre takes part.")
+    consortium_id: str | None
+    consortium_size: int | None
+    introduction_ids: list[str]
+    opened_at: datetime
+
+
+@event
+class EngagementOpened(_Engagement):
+    """Work started between a firm and one or more labs (from an accepted introduction)."""
+
+    event_type = "clock.matching.engagement.opened.v1"
+
+
+@event
+class EngagementJoined(_Engagement):
+    """Another lab of the consortium accepted and joined an open engagement."""
+
+    event_type = "clock.matching.engagement.joined.v1"
+    joined_lab_id: str
+    joined_centre_id: str
+
+
+@event
+class EngagementClosed(_Engagement):
+    """The engagement ended with its outcome."""
+
+    event_type = "clock.matching.engagement.closed.v1"
+    closed_at: datetime
+    value_eur: str
+    delivered: bool
+    satisfaction: int = Field(ge=1, le=5)
+    innovation_introduced: Innovation
+    duration_days: float
+    closed_by: Actor
+
+
+# -- equipment access -----------------------------------------------------------------------
+
+
+class _Access(EventData):
+    request_id: str
+    equipment_id: str
+    lab_id: str
+    centre_id: str
+    firm: FirmProfile | None
+    requester: Actor
+    start: datetime
+    end: datetime
+    hours: float
+    requested_at: datetime
+
+
+@event
+class AccessRequested(_Access):
+    """Someone asked to use a piece of shareable equipment for a time window."""
+
+    event_type = "clock.matching.access_request.requested.v1"
+
+
+@event
+class AccessApproved(_Access):
+    """The owning centre approved the window (now booked)."""
+
+    event_type = "clock.matching.access_request.approved.v1"
+    answered_at: datetime
+    answered_by: Actor
+    reason: str | None
+
+
+@event
+class AccessDeclined(_Access):
+    """The owning centre declined the request."""
+
+    event_type = "clock.matching.access_request.declined.v1"
+    answered_at: datetime
+    answered_by: Actor
+    reason: str
+
+
+@event
+class AccessCancelled(_Access):
+    """The request (pending or approved) was cancelled; an approved window is free again."""
+
+    event_type = "clock.matching.access_request.cancelled.v1"
+    previous_status: Literal["pending", "approved"]
+    cancelled_at: datetime
+    cancelled_by: Actor
+    reason: str | None

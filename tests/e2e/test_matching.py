@@ -1,0 +1,191 @@
+"""Matching through the gateway of a running platform: the catalogue reaches the matching index
+by events; an Italian demand finds a lab described only in English, a two-need demand gets a
+team of two centres, and an introduction becomes an engagement closed with an outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.platform import (
+    RunningPlatform,
+    create_api_key,
+    fresh_ports,
+    gateway_client,
+    start_platform,
+    stop_platform,
+    wait_until,
+)
+from tests.e2e.test_membership_and_catalog import stream_subjects
+
+SIGNATORIES = uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it")
+TLS = str(uuid.uuid5(SIGNATORIES, "signatory:tls"))
+COSVIG = str(uuid.uuid5(SIGNATORIES, "signatory:cosvig"))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clock-e2e-matching")
+
+
+@pytest.fixture(scope="module")
+def platform(data_dir: Path) -> Iterator[RunningPlatform]:
+    running = start_platform(data_dir, fresh_ports())
+    yield running
+    stop_platform(running)
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) -> None:
+    region = gateway_client(platform, platform.region_key)
+    tls = gateway_client(platform, create_api_key(platform, data_dir, "centre", TLS))
+
+    # A TLS lab described in English only.
+    lab: dict[str, Any] = {}
+
+    def lab_created() -> bool:  # once the signatories' membership events reached the catalogue
+        response = tls.post(
+            "/api/v1/catalog/labs",
+            json={
+                "name": {"en": "Food chemistry laboratory"},
+                "description": {"en": "Chemical analysis of olive oil and wine."},
+                "province": "SI",
+                "municipality": "Siena",
+            },
+        )
+        if response.status_code == 201:
+            lab.update(response.json())
+        return response.status_code == 201
+
+    wait_until(lab_created, timeout=10, message="TLS may write its catalogue")
+    competence = created(
+        tls.post(
+            f"/api/v1/catalog/labs/{lab['id']}/competences",
+            json={
+                "title": {"en": "Olive oil polyphenol analysis by HPLC"},
+                "description": {
+                    "en": "HPLC quantification of olive oil biophenols for the EU health claim."
+                },
+                "trl_min": 5,
+                "trl_max": 9,
+                "keywords": ["HPLC", "polyphenols", "olive oil"],
+                "tags": {"ateco": ["71.20"]},
+            },
+        )
+    )
+    assert tls.post(f"/api/v1/catalog/labs/{lab['id']}/publication").status_code == 200
+
+    firm_id = created(
+        region.post(
+            "/api/v1/matching/firms",
+            json={
+                "name": "Frantoio Colline di Scansano",
+                "vat_number": "07654320048",
+                "ateco_code": "10.41",
+                "employees": 8,
+                "turnover_eur": "1200000.00",
+                "province": "GR",
+                "municipality": "Scansano",
+            },
+        )
+    )["id"]
+    firm = gateway_client(platform, create_api_key(platform, data_dir, "firm", firm_id))
+
+    demand = created(
+        firm.post(
+            "/api/v1/matching/demands",
+            json={
+                "firm_id": firm_id,
+                "title": "Analisi dei polifenoli del nostro olio",
+                "description": "Piccolo frantoio: vogliamo il claim salutistico in etichetta.",
+                "needs": [{"text": "Misurare i biofenoli dell'olio con HPLC per il claim"}],
+                "trl_current": 6,
+                "trl_target": 8,
+            },
+        )
+    )
+    top: list[dict[str, Any]] = []
+
+    def english_lab_in_top_three() -> bool:
+        response = firm.get(f"/api/v1/matching/demands/{demand['id']}/matches?limit=3")
+        assert response.status_code == 200, response.text
+        top[:] = response.json()["items"]
+        return any(item["lab_id"] == lab["id"] for item in top)
+
+    wait_until(english_lab_in_top_three, timeout=5, message="the English lab among the top three")
+    match = next(item for item in top if item["lab_id"] == lab["id"])
+    assert match["fit"]["id"] == competence["id"]
+    assert match["explanation"]["cross_language"] is True
+    assert match["explanation"]["text"]
+
+    # Two needs: a team of two centres.
+    team_demand = created(
+        firm.post(
+            "/api/v1/matching/demands",
+            json={
+                "firm_id": firm_id,
+                "title": "Olio e calore dalla geotermia",
+                "description": "Il frantoio vuole il claim salutistico e calore rinnovabile.",
+                "needs": [
+                    {"text": "Analisi HPLC dei polifenoli dell'olio per il claim salutistico"},
+                    {"text": "Calore geotermico a bassa entalpia per riscaldare il frantoio"},
+                ],
+                "trl_current": 5,
+                "trl_target": 8,
+            },
+        )
+    )
+    consortia = firm.get(f"/api/v1/matching/demands/{team_demand['id']}/consortia")
+    assert consortia.status_code == 200, consortia.text
+    best = consortia.json()["items"][0]
+    assert best["centres"] == 2 and best["uncovered_needs"] == []
+    assert {m["centre_id"] for m in best["members"]} == {TLS, COSVIG}
+
+    # Introduction → acceptance by the lab's centre → engagement closed with an outcome.
+    introduction = created(
+        firm.post(
+            f"/api/v1/matching/demands/{demand['id']}/introductions", json={"lab_id": lab["id"]}
+        )
+    )
+    pending = tls.get("/api/v1/matching/introductions", params={"status": "pending"}).json()
+    assert introduction["id"] in [i["id"] for i in pending["items"]]
+    accepted = tls.post(
+        f"/api/v1/matching/introductions/{introduction['id']}/acceptance",
+        json={"reason": "Metodo HPLC accreditato"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    engagement_id = accepted.json()["engagement_id"]
+    closed = firm.post(
+        f"/api/v1/matching/engagements/{engagement_id}/closure",
+        json={
+            "value_eur": "4800.00",
+            "delivered": True,
+            "satisfaction": 5,
+            "innovation_introduced": "product",
+        },
+    )
+    assert closed.status_code == 200, closed.text
+
+    types = stream_subjects(platform, "CLOCK_MATCHING")
+    for expected in (
+        "clock.matching.firm.registered.v1",
+        "clock.matching.demand.submitted.v1",
+        "clock.matching.demand.matches_proposed.v1",
+        "clock.matching.demand.consortia_proposed.v1",
+        "clock.matching.introduction.requested.v1",
+        "clock.matching.introduction.accepted.v1",
+        "clock.matching.engagement.opened.v1",
+        "clock.matching.engagement.closed.v1",
+    ):
+        assert expected in types
+    for client in (region, tls, firm):
+        client.close()
