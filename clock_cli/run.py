@@ -18,12 +18,12 @@ import httpx
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from clock_cli.components import COMPONENTS, GATEWAY, SERVICES
+from clock_cli.components import COMPONENTS, GATEWAY, SERVICES, Component
 from clock_cli.nats_server import NatsServer, port_is_free
 from kernel.settings import CommonSettings
 
 STOP_TIMEOUT = 15.0
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0
 
 
 class RunSettings(CommonSettings):
@@ -111,24 +111,27 @@ class Platform:
 
         return asyncio.run(create())
 
-    def start(self) -> None:
+    def start_nats(self) -> None:
         if self.nats is not None:
             self.nats.start()
-        for component in (*SERVICES, GATEWAY):
-            log = (self.log_dir / f"{component.name}.log").open("ab")
-            self.children[component.name] = subprocess.Popen(
-                [sys.executable, "-m", "clock_cli.main", "serve", component.name],
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # Ctrl-C reaches us; we stop them in order
-                preexec_fn=_die_with_parent,
-            )
 
-    def wait_healthy(self) -> None:
+    def start(self, component: Component) -> None:
+        log = (self.log_dir / f"{component.name}.log").open("ab")
+        self.children[component.name] = subprocess.Popen(
+            [sys.executable, "-m", "clock_cli.main", "serve", component.name],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+            preexec_fn=_die_with_parent,
+        )
+
+    def wait_until_answering(self, names: list[str], path: str) -> None:
+        """Until each process answers 200 on `path` (`/healthz` alive, `/readyz` ready)."""
         deadline = time.monotonic() + START_TIMEOUT
-        for name, process in self.children.items():
-            url = f"http://127.0.0.1:{COMPONENTS[name].settings().port}/healthz"
+        for name in names:
+            process = self.children[name]
+            url = f"http://127.0.0.1:{COMPONENTS[name].settings().port}{path}"
             while True:
                 if process.poll() is not None:
                     log = self.log_dir / f"{name}.log"
@@ -139,7 +142,7 @@ class Platform:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} not healthy after {START_TIMEOUT}s")
+                    raise RuntimeError(f"{name} not answering {path} after {START_TIMEOUT}s")
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -203,8 +206,14 @@ def run() -> int:
         print(f"clock: data in {platform.data_dir}, logs in {platform.log_dir}")
         platform.migrate()
         key = platform.first_key()
-        platform.start()
-        platform.wait_healthy()
+        platform.start_nats()
+        for service in SERVICES:
+            platform.start(service)
+        # The gateway opens last, once every service is ready (database and NATS): a client
+        # that sees the gateway up finds the platform up.
+        platform.wait_until_answering([s.name for s in SERVICES], "/readyz")
+        platform.start(GATEWAY)
+        platform.wait_until_answering([GATEWAY.name], "/healthz")
         gateway = GATEWAY.settings()
         print(f"clock: NATS at {platform.env['CLOCK_NATS_URL']}")
         if key:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import nats
 
 from clock_cli.nats_server import free_port
 
@@ -105,3 +108,37 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -
 def gateway_client(platform: RunningPlatform, key: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=platform.gateway, headers=headers, timeout=30)
+
+
+def stream_subjects(platform: RunningPlatform, stream: str) -> list[str]:
+    async def read() -> list[str]:
+        connection = await nats.connect(f"nats://127.0.0.1:{platform.ports['NATS']}")
+        try:
+            js = connection.jetstream()
+            info = await js.stream_info(stream)
+            subscription = await js.subscribe("clock.>", stream=stream, ordered_consumer=True)
+            subjects = []
+            for _ in range(info.state.messages):
+                message = await subscription.next_msg(timeout=5)
+                subjects.append(json.loads(message.data)["type"])
+            return subjects
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def wait_for_types(platform: RunningPlatform, stream: str, expected: set[str]) -> None:
+    """Until every type in `expected` is on the stream (the outbox relay publishes after the
+    commit that answered the request, so an event may trail its response)."""
+    missing: set[str] = set(expected)
+
+    def all_there() -> bool:
+        missing.clear()
+        missing.update(expected - set(stream_subjects(platform, stream)))
+        return not missing
+
+    try:
+        wait_until(all_there, timeout=15, message=f"events on {stream}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; missing {sorted(missing)}") from None

@@ -19,9 +19,9 @@ from tests.e2e.platform import (
     gateway_client,
     start_platform,
     stop_platform,
+    wait_for_types,
     wait_until,
 )
-from tests.e2e.test_membership_and_catalog import stream_subjects
 
 SIGNATORIES = uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it")
 TLS = str(uuid.uuid5(SIGNATORIES, "signatory:tls"))
@@ -121,7 +121,8 @@ def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) ->
         top[:] = response.json()["items"]
         return any(item["lab_id"] == lab["id"] for item in top)
 
-    wait_until(english_lab_in_top_three, timeout=5, message="the English lab among the top three")
+    # Within a second on an idle machine (see `make bench`); more slack under a loaded CI.
+    wait_until(english_lab_in_top_three, timeout=15, message="the English lab among the top three")
     match = next(item for item in top if item["lab_id"] == lab["id"])
     assert match["fit"]["id"] == competence["id"]
     assert match["explanation"]["cross_language"] is True
@@ -144,11 +145,16 @@ def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) ->
             },
         )
     )
-    consortia = firm.get(f"/api/v1/matching/demands/{team_demand['id']}/consortia")
-    assert consortia.status_code == 200, consortia.text
-    best = consortia.json()["items"][0]
+    best: dict[str, Any] = {}
+
+    def team_of_two_centres() -> bool:  # COSVIG's demo lab reaches the index by events too
+        consortia = firm.get(f"/api/v1/matching/demands/{team_demand['id']}/consortia")
+        assert consortia.status_code == 200, consortia.text
+        best.update(consortia.json()["items"][0] if consortia.json()["items"] else {})
+        return {m["centre_id"] for m in best.get("members", [])} == {TLS, COSVIG}
+
+    wait_until(team_of_two_centres, timeout=15, message="a team of TLS and COSVIG")
     assert best["centres"] == 2 and best["uncovered_needs"] == []
-    assert {m["centre_id"] for m in best["members"]} == {TLS, COSVIG}
 
     # Introduction → acceptance by the lab's centre → engagement closed with an outcome.
     introduction = created(
@@ -175,17 +181,19 @@ def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) ->
     )
     assert closed.status_code == 200, closed.text
 
-    types = stream_subjects(platform, "CLOCK_MATCHING")
-    for expected in (
-        "clock.matching.firm.registered.v1",
-        "clock.matching.demand.submitted.v1",
-        "clock.matching.demand.matches_proposed.v1",
-        "clock.matching.demand.consortia_proposed.v1",
-        "clock.matching.introduction.requested.v1",
-        "clock.matching.introduction.accepted.v1",
-        "clock.matching.engagement.opened.v1",
-        "clock.matching.engagement.closed.v1",
-    ):
-        assert expected in types
+    wait_for_types(
+        platform,
+        "CLOCK_MATCHING",
+        {
+            "clock.matching.firm.registered.v1",
+            "clock.matching.demand.submitted.v1",
+            "clock.matching.demand.matches_proposed.v1",
+            "clock.matching.demand.consortia_proposed.v1",
+            "clock.matching.introduction.requested.v1",
+            "clock.matching.introduction.accepted.v1",
+            "clock.matching.engagement.opened.v1",
+            "clock.matching.engagement.closed.v1",
+        },
+    )
     for client in (region, tls, firm):
         client.close()

@@ -4,13 +4,11 @@ suspension that hides the lab (membership event → catalogue) and a reinstateme
 
 from __future__ import annotations
 
-import asyncio
-import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from tests.e2e.platform import (
@@ -20,6 +18,7 @@ from tests.e2e.platform import (
     gateway_client,
     start_platform,
     stop_platform,
+    wait_for_types,
     wait_until,
 )
 
@@ -62,24 +61,6 @@ def application() -> dict[str, Any]:
             "position": "Direttrice tecnica",
         },
     }
-
-
-def stream_subjects(platform: RunningPlatform, stream: str) -> list[str]:
-    async def read() -> list[str]:
-        connection = await nats.connect(f"nats://127.0.0.1:{platform.ports['NATS']}")
-        try:
-            js = connection.jetstream()
-            info = await js.stream_info(stream)
-            subscription = await js.subscribe("clock.>", stream=stream, ordered_consumer=True)
-            subjects = []
-            for _ in range(info.state.messages):
-                message = await subscription.next_msg(timeout=5)
-                subjects.append(json.loads(message.data)["type"])
-            return subjects
-        finally:
-            await connection.close()
-
-    return asyncio.run(read())
 
 
 def test_the_seven_signatories_are_members(platform: RunningPlatform) -> None:
@@ -181,37 +162,39 @@ def test_adhesion_catalogue_duplicates_and_suspension(
     )
     assert resolved.status_code == 200 and resolved.json()["status"] == "shared"
 
-    # Suspension by the Region: the lab leaves search within a second, and comes back.
+    # Suspension by the Region: the lab leaves search, and comes back on reinstatement (about
+    # 0.1 s here; the deadlines leave room for a loaded CI machine, they are not the target).
     suspended = region.post(
         f"/api/v1/membership/members/{org_id}/suspension", json={"reason": "Quota non versata"}
     )
     assert suspended.status_code == 200, suspended.text
-    wait_until(
-        lambda: lab_id not in found("compositi"), timeout=1.5, message="suspended lab hidden"
-    )
+    started = time.monotonic()
+    wait_until(lambda: lab_id not in found("compositi"), timeout=10, message="suspended lab hidden")
+    print(f"\n[figures] suspension to hidden from search: {time.monotonic() - started:.3f} s")
     assert centre.post("/api/v1/catalog/labs", json=lab_body).status_code == 409
     reinstated = region.post(
         f"/api/v1/membership/members/{org_id}/reinstatement", json={"reason": "Quota versata"}
     )
     assert reinstated.status_code == 200, reinstated.text
-    wait_until(lambda: lab_id in found("compositi"), timeout=1.5, message="lab back")
+    wait_until(lambda: lab_id in found("compositi"), timeout=10, message="lab back")
 
     history = region.get(f"/api/v1/membership/members/{org_id}/history").json()["items"]
     steps = [(h["to_status"], h["actor"]["role"], h["reason"]) for h in history]
     assert [s[0] for s in steps][-3:] == ["active", "suspended", "active"]
     assert all(actor == "region" and reason for _, actor, reason in steps[-3:])
 
-    types = stream_subjects(platform, "CLOCK_MEMBERSHIP")
-    for expected in (
-        "clock.membership.application.submitted.v1",
-        "clock.membership.application.decided.v1",
-        "clock.membership.member.admitted.v1",
-        "clock.membership.member.suspended.v1",
-        "clock.membership.member.reinstated.v1",
-        "clock.membership.representative.appointed.v1",
-    ):
-        assert expected in types
-    catalog_types = stream_subjects(platform, "CLOCK_CATALOG")
-    assert "clock.catalog.duplicate.resolved.v1" in catalog_types
+    wait_for_types(
+        platform,
+        "CLOCK_MEMBERSHIP",
+        {
+            "clock.membership.application.submitted.v1",
+            "clock.membership.application.decided.v1",
+            "clock.membership.member.admitted.v1",
+            "clock.membership.member.suspended.v1",
+            "clock.membership.member.reinstated.v1",
+            "clock.membership.representative.appointed.v1",
+        },
+    )
+    wait_for_types(platform, "CLOCK_CATALOG", {"clock.catalog.duplicate.resolved.v1"})
     for client in (region, anonymous, centre):
         client.close()
