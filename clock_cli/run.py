@@ -29,7 +29,6 @@ START_TIMEOUT = 120.0
 class RunSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="CLOCK_", extra="ignore", populate_by_name=True)
 
-    nats_port: int = Field(default=4223, description="Port of the embedded nats-server.")
     nats_url_override: str | None = Field(default=None, validation_alias="CLOCK_NATS_URL")
 
 

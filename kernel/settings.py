@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("membership", "catalog", "matching", "reporting")
@@ -18,8 +18,11 @@ class CommonSettings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="Folder of SQLite files and state.")
     nats_url: str = Field(
-        default="nats://127.0.0.1:4223", description="NATS server(s), comma-separated."
+        default="",
+        description="NATS server(s), comma-separated. Unset: the embedded server of `make run` "
+        "on 127.0.0.1:<CLOCK_NATS_PORT>.",
     )
+    nats_port: int = Field(default=4223, description="Port of the embedded nats-server.")
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas.")
     principal_secret: str | None = Field(
         default=None,
@@ -28,6 +31,13 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _embedded_nats_url(self) -> CommonSettings:
+        # A command run next to `make run` (e.g. `clock reporting rebuild`) finds its server.
+        if not self.nats_url:
+            self.nats_url = f"nats://127.0.0.1:{self.nats_port}"
+        return self
 
     def database_url_for(self, name: str) -> str:
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"

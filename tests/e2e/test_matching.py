@@ -197,3 +197,77 @@ def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) ->
     )
     for client in (region, tls, firm):
         client.close()
+
+
+def test_reporting_counts_the_activity_and_issues_a_report(
+    platform: RunningPlatform, data_dir: Path
+) -> None:
+    """After the journey above: the KPIs show exactly its counts; a provisional quarterly report
+    opens as XLSX and PDF; a rebuild from the streams gives a report with the same hash."""
+    import io
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    import openpyxl
+
+    from tests.e2e.platform import platform_env
+
+    region = gateway_client(platform, platform.region_key)
+    today = datetime.now(UTC)
+    month = today.strftime("%Y-%m")
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    wanted = {
+        "members_admitted": 7,  # the signatories, seeded this month
+        "labs_published": 8,  # seven demo labs and the TLS lab of the journey
+        "demands_received": 2,
+        "introductions_requested": 1,
+        "engagements_closed": 1,
+        "engagement_value_eur": "4800.00",
+    }
+    found: dict[str, Any] = {}
+
+    def counted() -> bool:
+        response = region.get(
+            "/api/v1/reporting/kpis",
+            params={"from": month, "to": month, "period": "month", "kpi": ",".join(wanted)},
+        )
+        assert response.status_code == 200, response.text
+        found.clear()
+        found.update(
+            {i["kpi"]: i["value"] for i in response.json()["items"] if i["dimension"] is None}
+        )
+        return found == wanted
+
+    try:
+        wait_until(counted, timeout=15, message="the KPIs of the journey")
+    except AssertionError:
+        raise AssertionError(f"KPIs {found} != {wanted}") from None
+
+    report = region.post(
+        "/api/v1/reporting/reports", json={"period": quarter, "provisional": True}
+    ).json()
+    assert report["hash"] and report["period"] == quarter
+    xlsx = region.get(f"/api/v1/reporting/reports/{report['id']}.xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    cells = [str(c) for row in workbook.worksheets[0].iter_rows(values_only=True) for c in row]
+    assert "engagements_closed" in " ".join(cells) or "Engagements closed" in " ".join(cells)
+    pdf = region.get(f"/api/v1/reporting/reports/{report['id']}.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "clock_cli.main", "reporting", "rebuild"],
+        env=platform_env(data_dir, platform.ports),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr[-3000:]
+    again = region.post(
+        "/api/v1/reporting/reports",
+        json={"period": quarter, "provisional": True, "supersede": True},
+    ).json()
+    assert again["id"] != report["id"] and again["version"] == report["version"] + 1
+    assert again["hash"] == report["hash"]
+    region.close()
