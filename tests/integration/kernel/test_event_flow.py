@@ -151,6 +151,9 @@ async def test_two_relay_replicas_publish_each_event_once_in_order(harness: Harn
     second = await harness.relay(batch_size=40, lease_ttl=1.0)
     await eventually(lambda: consumer.counts[Outcome.APPLIED] >= 600, timeout=60)
     assert_exactly_once_in_order(await harness.applied(), ids)
-    assert first.published + second.published == 600
+    # A takeover in the middle of a batch (the holder slowed past its lease) resends rows the
+    # other replica had not yet marked sent; the stream's duplicate window drops the copies.
+    assert first.published + second.published >= 600
     info = await harness.buses[0].jetstream.stream_info("CLOCK_TESTING")
     assert info.state.messages == 600
+    print(f"\n[figures] two relays: {first.published + second.published - 600} resends absorbed")
