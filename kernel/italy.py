@@ -7,6 +7,7 @@ the Luhn check digit). Provinces and comuni come from the ISTAT list shipped wit
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -170,3 +171,18 @@ def check_location(province: str, municipality: str) -> Municipality:
             f"{found_province.name} ({province})",
         )
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def ateco_section(code: str, edition: str = "2025") -> str:
+    """The ATECO section letter (A-V) of an ATECO code of any level (`13.10.00` → `C`; a
+    section is its own); empty when the code is not in the classification."""
+    import ateco
+
+    try:
+        current = ateco.lookup(ateco.canonicalize(code), edition=edition)
+    except ValueError:
+        return ""
+    while current is not None and current.parent is not None:
+        current = ateco.lookup(current.parent, edition=edition)
+    return current.code if current is not None else ""

@@ -61,6 +61,15 @@ class Need(_Part):
     tags: dict[str, list[str]]
 
 
+class LabTags(_Part):
+    """Smart-specialisation priorities and key enabling technologies of the labs involved,
+    as the catalogue tagged them at the time of the event (so that reports need no other
+    stream to break the event down)."""
+
+    s3: list[str] = Field(default_factory=list)
+    ket: list[str] = Field(default_factory=list)
+
+
 class ProposedMatch(_Part):
     rank: int = Field(ge=1)
     lab_id: str
@@ -191,6 +200,7 @@ class _Introduction(EventData):
     consortium_centres: int | None
     requested_at: datetime
     requested_by: Actor
+    lab_tags: LabTags = Field(default_factory=LabTags)
 
 
 @event
@@ -238,6 +248,7 @@ class _Engagement(EventData):
     consortium_size: int | None
     introduction_ids: list[str]
     opened_at: datetime
+    lab_tags: LabTags = Field(default_factory=LabTags)
 
 
 @event
@@ -284,6 +295,7 @@ class _Access(EventData):
     end: datetime
     hours: float
     requested_at: datetime
+    lab_tags: LabTags = Field(default_factory=LabTags)
 
 
 @event

@@ -19,6 +19,7 @@ from kernel.contracts import matching as contracts
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kernel.outbox import record_event
 from kernel.principal import Principal, Role
+from services.matching.index import lab_tags
 from services.matching.models import AccessRequest, CatalogEntry, Firm
 from services.matching.paging import page
 from services.matching.schemas import AccessIn, AccessStatus
@@ -89,6 +90,7 @@ async def _contract(session: AsyncSession, request: AccessRequest) -> dict[str, 
         "end": request.end,
         "hours": hours(request.start, request.end),
         "requested_at": request.requested_at,
+        "lab_tags": await lab_tags(session, [request.lab_id]),
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernel.italy import ateco_section
+
 ATECO_EDITION = "2025"
 
 
@@ -27,15 +29,6 @@ class AtecoCode:
 
 class InvalidAteco(ValueError):
     pass
-
-
-def _section_of(code: str) -> str:
-    import ateco
-
-    current = ateco.lookup(code, edition=ATECO_EDITION)
-    while current is not None and current.parent is not None:
-        current = ateco.lookup(current.parent, edition=ATECO_EDITION)
-    return current.code if current is not None else ""
 
 
 def check_ateco(value: str) -> AtecoCode:
@@ -65,7 +58,7 @@ def check_ateco(value: str) -> AtecoCode:
         code=node.code,
         title=node.title,
         level=node.level,
-        section=_section_of(node.code),
+        section=ateco_section(node.code, ATECO_EDITION),
         division=division,
         given=raw,
     )

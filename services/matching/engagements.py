@@ -22,7 +22,7 @@ from kernel.errors import Conflict, Forbidden, NotFound
 from kernel.outbox import record_event
 from kernel.principal import Principal, Role
 from services.matching import consortia
-from services.matching.index import entry_row, lab_row
+from services.matching.index import entry_row, lab_row, lab_tags
 from services.matching.models import (
     CatalogEntry,
     Demand,
@@ -86,7 +86,9 @@ def _error(field: str, message: str) -> dict[str, str]:
     return {"field": field, "in": "body", "message": message, "type": "state"}
 
 
-def introduction_contract(introduction: Introduction, demand: Demand, firm: Firm) -> dict[str, Any]:
+async def introduction_contract(
+    session: AsyncSession, introduction: Introduction, demand: Demand, firm: Firm
+) -> dict[str, Any]:
     return {
         "introduction_id": introduction.id,
         "demand_id": demand.id,
@@ -103,6 +105,7 @@ def introduction_contract(introduction: Introduction, demand: Demand, firm: Firm
             org_id=introduction.requested_by_org_id,
             key_id=introduction.requested_by_key_id,
         ),
+        "lab_tags": await lab_tags(session, [introduction.lab_id]),
     }
 
 
@@ -197,7 +200,9 @@ async def request_introductions(
         await flush(session)
         await record_event(
             session,
-            contracts.IntroductionRequested(**introduction_contract(introduction, demand, firm)),
+            contracts.IntroductionRequested(
+                **await introduction_contract(session, introduction, demand, firm)
+            ),
             subject=introduction.id,
             aggregate_version=introduction.version,
         )
@@ -318,7 +323,7 @@ async def decline(
     await record_event(
         session,
         contracts.IntroductionDeclined(
-            **introduction_contract(introduction, demand, firm),
+            **await introduction_contract(session, introduction, demand, firm),
             answered_at=now,
             answered_by=actor.contract(),
             reason=reason,
@@ -359,6 +364,7 @@ async def engagement_contract(
         "consortium_size": engagement.consortium_size,
         "introduction_ids": [p.introduction_id for p in members],
         "opened_at": engagement.opened_at,
+        "lab_tags": await lab_tags(session, [p.lab_id for p in members]),
     }
 
 
@@ -413,7 +419,7 @@ async def accept(
     await record_event(
         session,
         contracts.IntroductionAccepted(
-            **introduction_contract(introduction, demand, firm),
+            **await introduction_contract(session, introduction, demand, firm),
             answered_at=now,
             answered_by=actor.contract(),
             reason=reason,

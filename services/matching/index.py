@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uuid6 import uuid7
 
 from kernel.contracts import catalog, membership
+from kernel.contracts.matching import LabTags
 from kernel.events import CloudEvent, now_utc
 from services.matching.documents import entry_document
 from services.matching.embedding import Embedder, default_embedder, from_bytes, to_bytes
@@ -555,3 +556,16 @@ async def lab_row(session: AsyncSession, lab_id: str) -> CatalogEntry | None:
         select(CatalogEntry).where(CatalogEntry.id == lab_id, CatalogEntry.entity == "lab")
     )
     return found
+
+
+async def lab_tags(session: AsyncSession, lab_ids: list[str]) -> LabTags:
+    """The union of the labs' smart-specialisation and KET tags, as the catalogue has them."""
+    rows = await session.scalars(
+        select(CatalogEntry.tags).where(CatalogEntry.id.in_(lab_ids), CatalogEntry.entity == "lab")
+    )
+    s3: dict[str, None] = {}
+    ket: dict[str, None] = {}
+    for tags in rows:
+        s3.update(dict.fromkeys((tags or {}).get("s3") or []))
+        ket.update(dict.fromkeys((tags or {}).get("ket") or []))
+    return LabTags(s3=sorted(s3), ket=sorted(ket))

@@ -1,11 +1,13 @@
 """Handlers of the events the reporting service consumes: every event of the three streams
-is kept in the `events` log (unknown types too; the KPIs ignore what they do not know).
+is kept in the `events` log (unknown types too; the KPIs ignore what they do not know), and its
+facts are added to the KPI aggregates in the same transaction.
 
 The consumers run with `skip_stale=False`: a log keeps a late or out-of-order event too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,19 +17,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.consumer import ANY_EVENT
 from kernel.events import CloudEvent, parse_type, stream_of
 from kernel.runtime import Subscriptions
+from services.reporting.facts import LoggedEvent
 from services.reporting.models import StoredEvent
+from services.reporting.projection import Incoming, project
 
 CONSUMER = "reporting"
 
 
 async def keep(session: AsyncSession, event: CloudEvent[Any]) -> None:
-    """Store the event (once: a copy already in the log, e.g. after a partial replay, is
-    left as it is)."""
-    service, _, _, _ = parse_type(event.type)
-    if await session.scalar(select(StoredEvent.seq).where(StoredEvent.id == str(event.id))):
-        return
-    session.add(
-        StoredEvent(
+    """Log the event and project it (once: a copy already in the log, e.g. after a partial
+    replay, is left as it is)."""
+    await keep_all(session, [event])
+
+
+async def keep_all(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> int:
+    """Log and project a batch of events in the order given; returns how many were new."""
+    ids = [str(e.id) for e in events]
+    known = set(await session.scalars(select(StoredEvent.id).where(StoredEvent.id.in_(ids))))
+    now = datetime.now(UTC)
+    incoming: list[Incoming] = []
+    for event in events:
+        if str(event.id) in known:
+            continue
+        known.add(str(event.id))
+        service, _, _, _ = parse_type(event.type)
+        stored = StoredEvent(
             id=str(event.id),
             stream=stream_of(service),
             type=event.type,
@@ -36,10 +50,15 @@ async def keep(session: AsyncSession, event: CloudEvent[Any]) -> None:
             time=event.time.astimezone(UTC),
             aggregate_version=event.aggregateversion,
             data=event.data.model_dump(mode="json"),
-            received_at=datetime.now(UTC),
+            received_at=now,
         )
-    )
+        session.add(stored)
+        incoming.append(
+            Incoming(LoggedEvent(stored.id, stored.type, stored.time, stored.data), service)
+        )
     await session.flush()
+    await project(session, incoming)
+    return len(incoming)
 
 
 SUBSCRIPTIONS: Subscriptions = {

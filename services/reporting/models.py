@@ -1,8 +1,12 @@
 """SQLAlchemy models of the reporting service.
 
-`events` is the log of every event received from the three streams, unknown types included;
-the KPIs are computed from it. `reports` holds issued reports: their whole content is stored,
-never recomputed, so a late event cannot change an issued report.
+`events` is the log of every event received from the three streams, unknown types included.
+The KPIs are read from aggregates kept up to date with it, in the same transaction as each
+event is logged: daily sums per KPI and dimension key (`kpi_daily`), the keys counted by
+distinct-count KPIs (`kpi_items`), the values of median KPIs (`kpi_values`), the keys seen per
+dimension (`kpi_keys`), and the little state the facts need (`fold_state`). Sums are integers
+in millionths, exact on PostgreSQL and SQLite alike. `reports` holds issued reports: their
+whole content is stored, never recomputed, so a late event cannot change an issued report.
 """
 
 from __future__ import annotations
@@ -72,3 +76,78 @@ class Report(Base):
         UniqueConstraint("number", name="uq_reports_number"),
         UniqueConstraint("period", "version", name="uq_reports_period_version"),
     )
+
+
+TOTAL = ""
+"""The `dimension` and `key` of a KPI's total rows."""
+
+
+class KpiDaily(Base):
+    """Per KPI, dimension key and day: the sum of the facts' values and denominators (in
+    millionths) and their number. Totals have dimension and key ``""``."""
+
+    __tablename__ = "kpi_daily"
+
+    kpi: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Proleptic Gregorian ordinal of the UTC date (`date.toordinal()`)."""
+    value: Mapped[int] = mapped_column(BigInteger)
+    denominator: Mapped[int] = mapped_column(BigInteger)
+    facts: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_kpi_daily_day", "kpi", "dimension", "day"),)
+
+
+class KpiItem(Base):
+    """An item (firm, consortium) counted by a distinct-count KPI on a day, per dimension key."""
+
+    __tablename__ = "kpi_items"
+
+    kpi: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+    __table_args__ = (Index("ix_kpi_items_day", "kpi", "dimension", "day"),)
+
+
+class KpiValue(Base):
+    """One value (millionths) of a median KPI, per dimension key."""
+
+    __tablename__ = "kpi_values"
+
+    id: Mapped[int] = mapped_column(SequenceId, primary_key=True, autoincrement=True)
+    kpi: Mapped[str] = mapped_column(String(60))
+    dimension: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))
+    day: Mapped[int] = mapped_column(Integer)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_kpi_values_day", "kpi", "dimension", "day"),)
+
+
+class KpiKey(Base):
+    """A key seen for a KPI and dimension, with the first day it was seen: the rows of a
+    breakdown (a key shows with zero in the periods it has no facts)."""
+
+    __tablename__ = "kpi_keys"
+
+    kpi: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_day: Mapped[int] = mapped_column(Integer)
+
+
+class FoldState(Base):
+    """State the facts of later events depend on (see `facts.state_keys`), by stream."""
+
+    __tablename__ = "fold_state"
+
+    key: Mapped[str] = mapped_column(String(150), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(40))
+    value: Mapped[Any] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_fold_state_stream", "stream"),)

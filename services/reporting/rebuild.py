@@ -1,32 +1,29 @@
 """Rebuilding the event log from the streams (`clock rebuild reporting`).
 
 Each stream is replayed from its first message with the live consumer's code path; the rows of
-that stream are deleted first. Issued reports are left alone: they are immutable.
+that stream, and the aggregates and state derived from them, are deleted first. Issued reports
+are left alone: they are immutable.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.bus import Bus
 from kernel.db import create_engine
-from kernel.events import stream_of
 from kernel.replay import ReplayStats, Reset, replay_stream
+from services.reporting import projection
 from services.reporting.events import CONSUMER, SUBSCRIPTIONS
-from services.reporting.models import StoredEvent
 from services.reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
 
 
 def reset_stream(source: str) -> Reset:
-    stream = stream_of(source)
-
     async def reset(session: AsyncSession) -> None:
-        await session.execute(delete(StoredEvent).where(StoredEvent.stream == stream))
+        await projection.reset_stream(session, source)
         await session.flush()
 
     return reset

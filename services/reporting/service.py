@@ -1,4 +1,5 @@
-"""Reporting rules: KPI queries over the event log, and issuing immutable periodic reports.
+"""Reporting rules: KPI queries over the aggregates of the event log, and issuing immutable
+periodic reports.
 
 A report's content (period, KPIs with every breakdown, comparison with the previous period,
 id of the last event included) is stored with the SHA-256 of its canonical JSON; it is read
@@ -22,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.errors import Conflict, InvalidInput, NotFound
 from services.reporting import kpis as catalogue
-from services.reporting.kpis import BY_NAME, DIMENSIONS, KPI_NAMES, LoggedEvent
-from services.reporting.models import Report, StoredEvent
+from services.reporting import queries
+from services.reporting.kpis import BY_NAME, DIMENSIONS, KPI_NAMES
+from services.reporting.models import FoldState, Report, StoredEvent
 from services.reporting.periods import (
     GRANULARITIES,
     Kind,
@@ -113,23 +115,32 @@ def check_period(value: str, field: str = "period") -> Period:
         ) from exc
 
 
-# -- event log --------------------------------------------------------------------------------
-
-
-async def load_events(session: AsyncSession, before: datetime) -> list[LoggedEvent]:
-    rows = await session.execute(
-        select(StoredEvent.id, StoredEvent.type, StoredEvent.time, StoredEvent.data)
-        .where(StoredEvent.time < before)
-        .order_by(StoredEvent.time, StoredEvent.id)
-    )
-    return [LoggedEvent(id, type_, time, data) for id, type_, time, data in rows]
+# -- KPIs -------------------------------------------------------------------------------------
 
 
 async def kpi_items(
     session: AsyncSession, periods: Sequence[Period], kpis: Sequence[str], by: Sequence[str]
 ) -> list[dict[str, Any]]:
-    events = await load_events(session, periods[-1].end_at)
-    return catalogue.compute(catalogue.facts_of(events), periods, kpis=kpis, by=by)
+    return await queries.kpi_items(session, periods, kpis, by)
+
+
+async def last_event_before(session: AsyncSession, before: datetime) -> str | None:
+    """The id of the last event of the log before an instant (in time order)."""
+    found: str | None = await session.scalar(
+        select(StoredEvent.id)
+        .where(StoredEvent.time < before)
+        .order_by(StoredEvent.time.desc(), StoredEvent.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def centre_names(session: AsyncSession) -> dict[str, str]:
+    """Names of the organisations (centres) by id, as of their latest membership event."""
+    rows = await session.execute(
+        select(FoldState.key, FoldState.value).where(FoldState.key.startswith("name:"))
+    )
+    return {key.removeprefix("name:"): str(value) for key, value in rows}
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -192,18 +203,16 @@ class Issued:
 
 
 async def report_content(session: AsyncSession, period: Period) -> dict[str, Any]:
-    events = await load_events(session, period.end_at)
-    facts = catalogue.facts_of(events)
     previous = period.previous()
-    current = catalogue.compute(facts, [period], by=DIMENSIONS)
-    before = catalogue.compute(facts, [previous], by=())
+    current = await queries.kpi_items(session, [period], KPI_NAMES, DIMENSIONS)
+    before = await queries.kpi_items(session, [previous], KPI_NAMES, ())
     return {
         "period": period.label,
         "previous_period": previous.label,
         "kpis": current,
         "comparison": comparison(current, before),
-        "last_event_id": events[-1].id if events else None,
-        "centres": catalogue.centre_names(events),
+        "last_event_id": await last_event_before(session, period.end_at),
+        "centres": await centre_names(session),
     }
 
 

@@ -1,402 +1,124 @@
-"""Real events of the three publishing services, built from the kernel's contracts."""
+"""Events for the reporting tests: the builders of `services.reporting.synthetic`, and a
+scenario of two months of activity whose KPIs the tests know."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kernel.contracts import catalog as c
-from kernel.contracts import matching as m
-from kernel.contracts import membership as ms
-from kernel.events import CloudEvent, EventData, registry
-from services.reporting.kpis import LoggedEvent
+from services.reporting.synthetic import (
+    CENTRE_A,
+    CENTRE_B,
+    LAB_S3,
+    SYSTEM_C,
+    SYSTEM_M,
+    SYSTEM_MS,
+    _entry,
+    access_approved,
+    application_decided,
+    at,
+    build,
+    competence,
+    demand,
+    duplicate,
+    engagement,
+    equipment,
+    firm,
+    introduction,
+    lab,
+    lab_tags,
+    logged,
+    matches,
+    member,
+    service_offering,
+    tags,
+    text,
+)
 
-SYSTEM_C = c.Actor(role="system")
-SYSTEM_M = m.Actor(role="system")
-SYSTEM_MS = ms.Actor(role="system")
-CENTRE_A = "00000000-0000-0000-0000-00000000000a"
-CENTRE_B = "00000000-0000-0000-0000-00000000000b"
-
-
-def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-def build(data: EventData, subject: str, when: datetime, version: int = 1) -> CloudEvent[Any]:
-    return registry.build(data, subject=subject, aggregate_version=version, time=when)
-
-
-def logged(event: CloudEvent[Any]) -> LoggedEvent:
-    return LoggedEvent(str(event.id), event.type, event.time, event.data.model_dump(mode="json"))
-
-
-def text(value: str) -> c.Text:
-    return c.Text(it=value, en=value)
-
-
-def tags(s3: list[str] | None = None, ket: list[str] | None = None) -> c.Tags:
-    return c.Tags(ateco=["C.13"], s3=s3 or [], ket=ket or [])
-
-
-# -- catalog ----------------------------------------------------------------------------------
-
-
-def lab(
-    lab_id: str,
-    centre: str,
-    when: datetime,
-    *,
-    action: str = "published",
-    version: int = 1,
-    province: str = "FI",
-    s3: list[str] | None = None,
-) -> CloudEvent[Any]:
-    fields: dict[str, Any] = dict(
-        lab_id=lab_id,
-        centre_id=centre,
-        name=text(f"Lab {lab_id}"),
-        description=text("A lab"),
-        province=province,
-        municipality="Firenze",
-        accreditations=[],
-        access_modes=[],
-        contact_email=None,
-        status="withdrawn" if action == "withdrawn" else "published",
-        tags=tags(s3),
-        actor=SYSTEM_C,
-    )
-    if action == "withdrawn":
-        return build(c.LabWithdrawn(**fields, reason="lab_withdrawn"), lab_id, when, version)
-    if action == "updated":
-        return build(c.LabUpdated(**fields, changed=["tags"]), lab_id, when, version)
-    return build(c.LabPublished(**fields), lab_id, when, version)
+__all__ = [
+    "CENTRE_A",
+    "CENTRE_B",
+    "LAB_S3",
+    "SYSTEM_C",
+    "SYSTEM_M",
+    "SYSTEM_MS",
+    "_entry",
+    "access_approved",
+    "application_decided",
+    "at",
+    "build",
+    "competence",
+    "demand",
+    "duplicate",
+    "engagement",
+    "equipment",
+    "firm",
+    "introduction",
+    "lab",
+    "lab_tags",
+    "logged",
+    "matches",
+    "member",
+    "service_offering",
+    "tags",
+    "text",
+]
 
 
-def _entry(lab_id: str, centre: str, province: str = "FI") -> dict[str, Any]:
-    return dict(
-        lab_id=lab_id,
-        centre_id=centre,
-        lab_name=text(f"Lab {lab_id}"),
-        province=province,
-        municipality="Firenze",
-        tags=tags(["s3-a"]),
-        actor=SYSTEM_C,
-    )
+# -- a scenario of two months --------------------------------------------------------------
+
+A, B = CENTRE_A, CENTRE_B
 
 
-def equipment(
-    equipment_id: str,
-    lab_id: str,
-    centre: str,
-    when: datetime,
-    *,
-    shareable: bool = True,
-    action: str = "published",
-    version: int = 1,
-) -> CloudEvent[Any]:
-    fields: dict[str, Any] = _entry(lab_id, centre) | dict(
-        equipment_id=equipment_id,
-        name=text("Microscope"),
-        description=text("SEM"),
-        category="microscopy",
-        manufacturer=None,
-        model=None,
-        year=2020,
-        shareable=shareable,
-        tariff_eur_per_hour="80.00",
-        booking_conditions=None,
-        status="withdrawn" if action == "withdrawn" else "published",
-    )
-    if action == "withdrawn":
-        event: EventData = c.EquipmentWithdrawn(**fields, reason="deleted")
-    elif action == "updated":
-        event = c.EquipmentUpdated(**fields, changed=["shareable"])
-    else:
-        event = c.EquipmentPublished(**fields)
-    return build(event, equipment_id, when, version)
-
-
-def competence(competence_id: str, lab_id: str, centre: str, when: datetime) -> CloudEvent[Any]:
-    return build(
-        c.CompetencePublished(
-            **_entry(lab_id, centre),
-            competence_id=competence_id,
-            title=text("Textiles"),
-            description=text("Smart textiles"),
-            trl_min=3,
-            trl_max=6,
-            keywords=["textile"],
-            status="published",
+def scenario() -> list[Any]:
+    small, large, micro = firm("f1", "small"), firm("f2", "large"), firm("f3", "micro")
+    return [
+        lab("l1", A, at(2026, 1, 10), s3=["s3-a"]),
+        lab("l2", B, at(2026, 1, 11), province="PI"),
+        equipment("e1", "l1", A, at(2026, 1, 12), shareable=True),
+        equipment("e2", "l2", B, at(2026, 1, 12), shareable=False),
+        competence("c1", "l1", A, at(2026, 1, 13)),
+        service_offering("s1", "l2", B, at(2026, 1, 14)),
+        # February: e2 becomes shareable, l2 is withdrawn.
+        equipment("e2", "l2", B, at(2026, 2, 2), shareable=True, action="updated", version=2),
+        lab("l2", B, at(2026, 2, 3), action="withdrawn", version=2, province="PI"),
+        duplicate("p1", at(2026, 1, 20)),
+        duplicate("p1", at(2026, 2, 20), resolved=True),
+        member(A, at(2026, 1, 1)),
+        member(B, at(2026, 1, 1), province="PI"),
+        member(B, at(2026, 2, 5), action="suspended", version=2, province="PI"),
+        application_decided("a1", at(2026, 1, 1), at(2026, 1, 11)),
+        application_decided("a2", at(2026, 1, 1), at(2026, 1, 21)),
+        demand("d1", small, at(2026, 1, 15)),
+        demand("d2", large, at(2026, 1, 16)),
+        demand("d3", micro, at(2026, 1, 17)),
+        matches("d1", small, at(2026, 1, 15, 11)),
+        matches("d3", micro, at(2026, 1, 17, 11)),
+        introduction("i1", "d1", small, at(2026, 1, 15, 14)),
+        introduction("i2", "d2", large, at(2026, 1, 17, 10)),
+        introduction("i3", "d1", small, at(2026, 1, 18), centre=B, lab_id="l2"),
+        introduction("i1", "d1", small, at(2026, 1, 15, 14), action="accepted"),
+        introduction("i2", "d2", large, at(2026, 1, 17, 10), action="declined"),
+        engagement("g1", "d1", small, at(2026, 1, 20), centres=(A, B)),
+        engagement("g2", "d2", large, at(2026, 1, 21), kind="service"),
+        engagement(
+            "g1",
+            "d1",
+            small,
+            at(2026, 1, 20),
+            centres=(A, B),
+            closed=at(2026, 2, 10),
+            value="12500.50",
+            satisfaction=5,
         ),
-        competence_id,
-        when,
-    )
-
-
-def service_offering(service_id: str, lab_id: str, centre: str, when: datetime) -> CloudEvent[Any]:
-    return build(
-        c.ServicePublished(
-            **_entry(lab_id, centre),
-            service_id=service_id,
-            name=text("Testing"),
-            kind="testing",
-            description=text("Tests"),
-            price_model=None,
-            status="published",
+        engagement(
+            "g2",
+            "d2",
+            large,
+            at(2026, 1, 21),
+            kind="service",
+            closed=at(2026, 2, 11),
+            value="2000.00",
+            satisfaction=2,
         ),
-        service_id,
-        when,
-    )
-
-
-def duplicate(pair_id: str, when: datetime, *, resolved: bool = False) -> CloudEvent[Any]:
-    fields: dict[str, Any] = dict(
-        pair_id=pair_id,
-        entity="equipment",
-        a=c.EntryRef(entity="equipment", id="e1", centre_id=CENTRE_A, lab_id="l1"),
-        b=c.EntryRef(entity="equipment", id="e2", centre_id=CENTRE_B, lab_id="l2"),
-        similarity=0.93,
-        reason="same model",
-    )
-    if resolved:
-        return build(
-            c.DuplicateResolved(**fields, resolution="shared", actor=SYSTEM_C), pair_id, when, 2
-        )
-    return build(c.DuplicateFound(**fields), pair_id, when)
-
-
-# -- membership -------------------------------------------------------------------------------
-
-
-def member(
-    org: str, when: datetime, *, action: str = "admitted", version: int = 1, province: str = "FI"
-) -> CloudEvent[Any]:
-    status = {"admitted": "active", "reinstated": "active", "suspended": "suspended"}[action]
-    previous = {"admitted": None, "reinstated": "suspended", "suspended": "active"}[action]
-    fields: dict[str, Any] = dict(
-        organisation_id=org,
-        name=f"Centre {org[-1]}",
-        acronym=None,
-        kind="technology_transfer_centre",
-        province=province,
-        municipality="Firenze",
-        role="founding",
-        status=status,
-        previous_status=previous,
-        term_end=date(2028, 12, 9),
-        since=when,
-        actor=SYSTEM_MS,
-        reason="test",
-    )
-    if action == "admitted":
-        return build(ms.MemberAdmitted(**fields, application_id=None), org, when, version)
-    if action == "suspended":
-        return build(ms.MemberSuspended(**fields), org, when, version)
-    return build(ms.MemberReinstated(**fields), org, when, version)
-
-
-def application_decided(app_id: str, submitted: datetime, decided: datetime) -> CloudEvent[Any]:
-    return build(
-        ms.ApplicationDecided(
-            application_id=app_id,
-            decision="admit",
-            status="admitted",
-            motivation="ok",
-            votes=None,
-            organisation_id=None,
-            name="Applicant",
-            kind="university",
-            province="PI",
-            submitted_at=submitted,
-            decided_at=decided,
-            actor=SYSTEM_MS,
-        ),
-        app_id,
-        decided,
-        2,
-    )
-
-
-# -- matching ---------------------------------------------------------------------------------
-
-
-def firm(firm_id: str, size: str = "small", province: str = "PO") -> m.FirmProfile:
-    return m.FirmProfile(
-        firm_id=firm_id,
-        size_class=size,
-        sme=size != "large",
-        province=province,
-        ateco_code="13.10.00",
-        ateco_section="C",
-        ateco_division="13",
-    )
-
-
-def demand(demand_id: str, profile: m.FirmProfile, when: datetime) -> CloudEvent[Any]:
-    return build(
-        m.DemandSubmitted(
-            demand_id=demand_id,
-            firm=profile,
-            status="open",
-            title="Need",
-            needs=[m.Need(text="help", tags={"s3": ["s3-a"]})],
-            needs_count=1,
-            sector="13.10.00",
-            trl_current=3,
-            trl_target=6,
-            budget_eur="10000.00",
-            deadline=None,
-            preferred_provinces=[],
-            submitted_by=SYSTEM_M,
-            partner_org_id=None,
-            assisting_centre_id=None,
-            submitted_at=when,
-        ),
-        demand_id,
-        when,
-    )
-
-
-def matches(demand_id: str, profile: m.FirmProfile, when: datetime) -> CloudEvent[Any]:
-    return build(
-        m.MatchesProposed(
-            demand_id=demand_id,
-            firm=profile,
-            matches=[
-                m.ProposedMatch(
-                    rank=1,
-                    lab_id="l1",
-                    centre_id=CENTRE_A,
-                    entity="lab",
-                    entry_id="l1",
-                    score=0.8,
-                    cross_language=False,
-                    distance_km=None,
-                )
-            ],
-            centre_ids=[CENTRE_A],
-            lab_ids=["l1"],
-            cross_language=False,
-            index_generation=1,
-            proposed_at=when,
-        ),
-        demand_id,
-        when,
-        2,
-    )
-
-
-def introduction(
-    intro_id: str,
-    demand_id: str,
-    profile: m.FirmProfile,
-    requested: datetime,
-    *,
-    action: str = "requested",
-    answered: datetime | None = None,
-    centre: str = CENTRE_A,
-    lab_id: str = "l1",
-) -> CloudEvent[Any]:
-    fields: dict[str, Any] = dict(
-        introduction_id=intro_id,
-        demand_id=demand_id,
-        firm=profile,
-        lab_id=lab_id,
-        centre_id=centre,
-        entry_id=None,
-        consortium_id=None,
-        consortium_size=None,
-        consortium_centres=None,
-        requested_at=requested,
-        requested_by=SYSTEM_M,
-    )
-    if action == "requested":
-        return build(m.IntroductionRequested(**fields), intro_id, requested)
-    answered = answered or requested + timedelta(hours=5)
-    hours = (answered - requested).total_seconds() / 3600
-    if action == "accepted":
-        event: EventData = m.IntroductionAccepted(
-            **fields,
-            answered_at=answered,
-            answered_by=SYSTEM_M,
-            reason=None,
-            engagement_id=f"eng-{intro_id}",
-            hours_to_answer=hours,
-        )
-    else:
-        event = m.IntroductionDeclined(
-            **fields,
-            answered_at=answered,
-            answered_by=SYSTEM_M,
-            reason="busy",
-            hours_to_answer=hours,
-        )
-    return build(event, intro_id, answered, 2)
-
-
-def engagement(
-    engagement_id: str,
-    demand_id: str,
-    profile: m.FirmProfile,
-    opened: datetime,
-    *,
-    kind: str = "joint_research",
-    centres: tuple[str, ...] = (CENTRE_A,),
-    closed: datetime | None = None,
-    value: str = "1000.00",
-    satisfaction: int = 4,
-    innovation: str = "product",
-) -> CloudEvent[Any]:
-    fields: dict[str, Any] = dict(
-        engagement_id=engagement_id,
-        demand_id=demand_id,
-        firm=profile,
-        kind=kind,
-        centre_ids=list(centres),
-        lab_ids=[f"l{i}" for i in range(1, len(centres) + 1)],
-        cross_centre=len(centres) > 1,
-        consortium_id="cons-1" if len(centres) > 1 else None,
-        consortium_size=len(centres) if len(centres) > 1 else None,
-        introduction_ids=[],
-        opened_at=opened,
-    )
-    if closed is None:
-        return build(m.EngagementOpened(**fields), engagement_id, opened)
-    return build(
-        m.EngagementClosed(
-            **fields,
-            closed_at=closed,
-            value_eur=value,
-            delivered=True,
-            satisfaction=satisfaction,
-            innovation_introduced=innovation,
-            duration_days=(closed - opened).total_seconds() / 86400,
-            closed_by=SYSTEM_M,
-        ),
-        engagement_id,
-        closed,
-        2,
-    )
-
-
-def access_approved(request_id: str, when: datetime, hours: float) -> CloudEvent[Any]:
-    return build(
-        m.AccessApproved(
-            request_id=request_id,
-            equipment_id="e1",
-            lab_id="l1",
-            centre_id=CENTRE_A,
-            firm=firm("f-access"),
-            requester=SYSTEM_M,
-            start=when,
-            end=when + timedelta(hours=hours),
-            hours=hours,
-            requested_at=when,
-            answered_at=when,
-            answered_by=SYSTEM_M,
-            reason=None,
-        ),
-        request_id,
-        when,
-        2,
-    )
+        access_approved("r1", at(2026, 2, 12), 6.5),
+    ]

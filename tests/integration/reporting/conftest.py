@@ -16,14 +16,19 @@ import httpx
 import nats
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clock_cli.nats_server import NatsServer
 from kernel.bus import ensure_stream, stream_config
 from kernel.db import create_engine
 from kernel.events import CloudEvent, parse_type, subject_of
 from kernel.principal import PRINCIPAL_HEADER, Principal, Role, sign
+from services.reporting import projection, queries
 from services.reporting.app import create_app
+from services.reporting.events import keep_all
+from services.reporting.kpis import KPI_NAMES
 from services.reporting.models import StoredEvent
+from services.reporting.periods import parse_period
 from services.reporting.settings import ReportingSettings
 from tests.conftest import eventually, migrate
 
@@ -144,3 +149,51 @@ async def svc(database_url: str, nats_server: NatsServer, tmp_path: Path) -> Asy
     async with service.app() as client:
         service.client = client
         yield service
+
+
+# -- the aggregates alone -----------------------------------------------------------------
+
+MONTHS = ("2026-01", "2026-02")
+Values = dict[tuple[str, str, str | None, str | None], Any]
+
+
+class Kpis:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def log(self, events: Sequence[CloudEvent[Any]], *, batch: int = 1) -> None:
+        for start in range(0, len(events), batch):
+            async with self.sessionmaker() as session:
+                await keep_all(session, events[start : start + batch])
+                await session.commit()
+
+    async def items(
+        self,
+        periods: Sequence[str] = MONTHS,
+        by: Sequence[str] = (),
+        kpis: Sequence[str] = KPI_NAMES,
+    ) -> list[dict[str, Any]]:
+        async with self.sessionmaker() as session:
+            return await queries.kpi_items(session, [parse_period(p) for p in periods], kpis, by)
+
+    async def values(self, by: Sequence[str] = ()) -> Values:
+        return {
+            (i["kpi"], i["period"], i["dimension"], i["key"]): i["value"]
+            for i in await self.items(by=by)
+        }
+
+    async def reset(self) -> None:
+        async with self.sessionmaker() as session:
+            for source in ("membership", "catalog", "matching"):
+                await projection.reset_stream(session, source)
+            await session.commit()
+
+
+@pytest.fixture
+async def kpis(database_url: str) -> AsyncIterator[Kpis]:
+    """Events logged and projected as the consumers do, on a migrated database; no app."""
+    engine = create_engine(migrate("reporting", database_url))
+    try:
+        yield Kpis(async_sessionmaker(engine, expire_on_commit=False))
+    finally:
+        await engine.dispose()

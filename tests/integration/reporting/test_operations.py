@@ -12,8 +12,8 @@ from services.reporting.models import Report, StoredEvent
 from services.reporting.rebuild import rebuild
 from tests.conftest import eventually
 from tests.integration.reporting import builders as b
+from tests.integration.reporting.builders import scenario
 from tests.integration.reporting.conftest import REGION, Service
-from tests.unit.test_reporting_kpis import scenario
 
 
 async def _count(database_url: str, table: type[Report] | type[StoredEvent]) -> int:

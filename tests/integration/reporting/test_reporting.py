@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from services.reporting.service import canonical
 from tests.integration.reporting import builders as b
+from tests.integration.reporting.builders import scenario
 from tests.integration.reporting.conftest import ANONYMOUS, REGION, Service, centre
-from tests.unit.test_reporting_kpis import scenario
 
 A, B = b.CENTRE_A, b.CENTRE_B
 
@@ -34,8 +34,10 @@ UNKNOWN = {
 
 
 async def load(svc: Service) -> int:
-    # Reversed: later versions of an aggregate arrive before earlier ones; every one is kept.
-    events: list[Any] = [*reversed(scenario()), UNKNOWN]
+    # The matching stream is published first: the streams are consumed independently, in
+    # whatever order; within a stream, events arrive in the order they were recorded.
+    ordered = sorted(scenario(), key=lambda e: e.type.split(".")[1] != "matching")
+    events: list[Any] = [*ordered, UNKNOWN]
     await svc.publish(events)
     await svc.wait_stored(len(events))
     return len(events)
@@ -158,7 +160,9 @@ async def test_bad_input(svc: Service) -> None:
     response = await svc.client.post("/reports", json={"period": "2026-01"}, headers=centre(A))
     assert response.status_code == 403
     definitions = (await svc.client.get("/kpis/definitions", headers=ANONYMOUS)).json()["items"]
-    assert {"kpi", "title", "definition", "unit"} == set(definitions[0])
+    assert {"kpi", "title", "definition", "unit", "aggregation", "events"} == set(definitions[0])
+    demands = next(d for d in definitions if d["kpi"] == "demands_received")
+    assert demands["events"] == ["clock.matching.demand.submitted.v1"]
 
 
 def recomputed_hash(report: dict[str, Any]) -> str:

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from services.reporting import exports
-from services.reporting.kpis import DIMENSIONS, compute, facts_of
-from services.reporting.periods import parse_period
+from services.reporting.kpis import DIMENSIONS
 from services.reporting.service import comparison
 from tests.integration.reporting import builders as b
-from tests.unit.test_reporting_kpis import scenario
+from tests.integration.reporting.conftest import Kpis
+
+Report = tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
 
 SUMMARY = {
     "number": 1,
@@ -22,15 +26,15 @@ SUMMARY = {
 }
 
 
-def report() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    facts = facts_of([b.logged(e) for e in scenario()])
-    period = parse_period("2026-02")
-    current = compute(facts, [period], by=DIMENSIONS)
-    return current, comparison(current, compute(facts, [period.previous()]))
+@pytest.fixture
+async def report(kpis: Kpis) -> Report:
+    await kpis.log(b.scenario())
+    current = await kpis.items(periods=["2026-02"], by=DIMENSIONS)
+    return current, comparison(current, await kpis.items(periods=["2026-01"]))
 
 
-def test_csv_has_a_row_per_item_with_centre_labels() -> None:
-    items, _ = report()
+def test_csv_has_a_row_per_item_with_centre_labels(report: Report) -> None:
+    items, _ = report
     data = exports.csv_bytes(SUMMARY, items, {b.CENTRE_A: "Centre a"})
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert len(rows) == len(items)
@@ -38,8 +42,8 @@ def test_csv_has_a_row_per_item_with_centre_labels() -> None:
     assert row["label"] == "Centre a"
 
 
-def test_xlsx_has_a_sheet_per_dimension_with_numbers() -> None:
-    items, compared = report()
+def test_xlsx_has_a_sheet_per_dimension_with_numbers(report: Report) -> None:
+    items, compared = report
     workbook = load_workbook(io.BytesIO(exports.xlsx_bytes(SUMMARY, items, compared)))
     assert workbook.sheetnames[0] == "totals"
     assert {"centre", "province", "kind"} <= set(workbook.sheetnames)
@@ -49,7 +53,7 @@ def test_xlsx_has_a_sheet_per_dimension_with_numbers() -> None:
     assert values["engagements_closed"] == 2
 
 
-def test_pdf_is_a_pdf() -> None:
-    items, compared = report()
+def test_pdf_is_a_pdf(report: Report) -> None:
+    items, compared = report
     data = exports.pdf_bytes(SUMMARY, items, compared, {b.CENTRE_A: "Centre a"})
     assert data.startswith(b"%PDF-") and len(data) > 2000

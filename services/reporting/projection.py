@@ -1,0 +1,246 @@
+"""The KPI aggregates, kept up to date event by event.
+
+Each logged event is turned into facts (`facts`), and the facts are added to the aggregates
+in the same transaction as the event enters the log, with upserts that add to what is there:
+so the aggregates never disagree with the log, whatever the order in which the streams'
+events arrive, and a KPI query reads a few thousand summed rows, never the log itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from kernel.events import stream_of
+from services.reporting.facts import Fact, LoggedEvent, facts_of_event, state_keys
+from services.reporting.kpis import BY_NAME, CATALOGUE, DIMENSIONS
+from services.reporting.models import (
+    TOTAL,
+    FoldState,
+    KpiDaily,
+    KpiItem,
+    KpiKey,
+    KpiValue,
+    StoredEvent,
+)
+
+SCALE = 1_000_000
+"""Aggregates hold values in millionths (integers): sums are exact on every database."""
+
+
+def scaled(value: Decimal) -> int:
+    return int((value * SCALE).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def unscaled(value: int) -> Decimal:
+    return Decimal(value) / SCALE
+
+
+def _keys_of(fact: Fact) -> list[tuple[str, str]]:
+    """(dimension, key) pairs a fact counts under: the total, then each dimension key once."""
+    pairs = [(TOTAL, TOTAL)]
+    for dimension in DIMENSIONS:
+        for key in dict.fromkeys(fact.dims.get(dimension, ())):
+            pairs.append((dimension, str(key)[:100]))
+    return pairs
+
+
+@dataclass
+class Additions:
+    """What a batch of facts adds to the aggregates."""
+
+    daily: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
+    items: set[tuple[str, str, str, int, str]] = field(default_factory=set)
+    values: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def add(self, facts: Iterable[Fact]) -> None:
+        for fact in facts:
+            aggregation = BY_NAME[fact.kpi].aggregation
+            day = fact.time.date().toordinal()
+            value, denominator = scaled(fact.value), scaled(fact.denominator)
+            for dimension, key in _keys_of(fact):
+                if dimension != TOTAL:
+                    seen = self.keys.get((fact.kpi, dimension, key))
+                    if seen is None or day < seen:
+                        self.keys[(fact.kpi, dimension, key)] = day
+                if aggregation == "distinct":
+                    if fact.key is not None:
+                        self.items.add((fact.kpi, dimension, key, day, fact.key[:100]))
+                elif aggregation == "median":
+                    self.values.append((fact.kpi, dimension, key, day, value))
+                else:
+                    sums = self.daily.setdefault((fact.kpi, dimension, key, day), [0, 0, 0])
+                    sums[0] += value
+                    sums[1] += denominator
+                    sums[2] += 1
+
+    def statements(self, dialect: str) -> list[tuple[Executable, list[dict[str, Any]]]]:
+        """Upserts (adding to existing rows) for `sqlite` or `postgresql`."""
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        found: list[tuple[Executable, list[dict[str, Any]]]] = []
+        if self.daily:
+            stmt = insert(KpiDaily)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["kpi", "dimension", "key", "day"],
+                set_={
+                    "value": KpiDaily.value + stmt.excluded.value,
+                    "denominator": KpiDaily.denominator + stmt.excluded.denominator,
+                    "facts": KpiDaily.facts + stmt.excluded.facts,
+                },
+            )
+            rows = [
+                {
+                    "kpi": k,
+                    "dimension": d,
+                    "key": key,
+                    "day": day,
+                    "value": v,
+                    "denominator": n,
+                    "facts": c,
+                }
+                for (k, d, key, day), (v, n, c) in sorted(self.daily.items())
+            ]
+            found.append((stmt, rows))
+        if self.items:
+            stmt = insert(KpiItem).on_conflict_do_nothing()
+            rows = [
+                {"kpi": k, "dimension": d, "key": key, "day": day, "item": item}
+                for k, d, key, day, item in sorted(self.items)
+            ]
+            found.append((stmt, rows))
+        if self.values:
+            rows = [
+                {"kpi": k, "dimension": d, "key": key, "day": day, "value": value}
+                for k, d, key, day, value in self.values
+            ]
+            found.append((insert(KpiValue), rows))
+        if self.keys:
+            stmt = insert(KpiKey)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["kpi", "dimension", "key"],
+                set_={"first_day": stmt.excluded.first_day},
+                where=stmt.excluded.first_day < KpiKey.first_day,
+            )
+            rows = [
+                {"kpi": k, "dimension": d, "key": key, "first_day": day}
+                for (k, d, key), day in sorted(self.keys.items())
+            ]
+            found.append((stmt, rows))
+        return found
+
+
+@dataclass(frozen=True)
+class Incoming:
+    event: LoggedEvent
+    source: str
+    """The service whose stream it came from (`catalog`, ...)."""
+
+
+async def project(session: AsyncSession, incoming: Sequence[Incoming]) -> None:
+    """Add the facts of newly logged events (in the order given) to the aggregates."""
+    wanted = {key: item.source for item in incoming for key in state_keys(item.event)}
+    state: dict[str, Any] = {}
+    if wanted:
+        rows = await session.execute(
+            select(FoldState.key, FoldState.value).where(FoldState.key.in_(list(wanted)))
+        )
+        state = {key: value for key, value in rows}
+    before = dict(state)
+    additions = Additions()
+    for item in incoming:
+        additions.add(facts_of_event(item.event, state))
+    dialect = session.get_bind().dialect.name
+    for stmt, params in additions.statements(dialect):
+        await session.execute(stmt, params)
+    await _save_state(session, dialect, before, state, wanted)
+
+
+async def _save_state(
+    session: AsyncSession,
+    dialect: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    streams: dict[str, str],
+) -> None:
+    gone = [key for key in before if key not in after]
+    if gone:
+        await session.execute(delete(FoldState).where(FoldState.key.in_(gone)))
+    changed = [
+        {"key": key, "stream": streams.get(key, ""), "value": value}
+        for key, value in after.items()
+        if before.get(key) != value
+    ]
+    if changed:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(FoldState)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": stmt.excluded.value}
+        )
+        await session.execute(stmt, changed)
+
+
+def _stream_kpis(stream: str) -> list[str]:
+    return [k.kpi for k in CATALOGUE if k.stream == stream]
+
+
+async def reset_stream(session: AsyncSession, source: str) -> None:
+    """Forget the events of a service's stream and everything derived from them (before a
+    replay)."""
+    kpis = _stream_kpis(source)
+    await session.execute(delete(StoredEvent).where(StoredEvent.stream == stream_of(source)))
+    await session.execute(delete(FoldState).where(FoldState.stream == source))
+    for table in (KpiDaily, KpiItem, KpiValue, KpiKey):
+        await session.execute(delete(table).where(table.kpi.in_(kpis)))
+
+
+def backfill(connection: Connection, *, batch: int = 5000) -> int:
+    """Rebuild every aggregate from the log, in the order the events were received (used by
+    the migration that introduced the aggregates; synchronous). Returns the events read."""
+    for table in (KpiDaily, KpiItem, KpiValue, KpiKey, FoldState):
+        connection.execute(delete(table))
+    state: dict[str, Any] = {}
+    streams: dict[str, str] = {}
+    additions = Additions()
+    count = 0
+    last = 0
+    while True:
+        rows = connection.execute(
+            select(
+                StoredEvent.seq,
+                StoredEvent.id,
+                StoredEvent.type,
+                StoredEvent.time,
+                StoredEvent.stream,
+                StoredEvent.data,
+            )
+            .where(StoredEvent.seq > last)
+            .order_by(StoredEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for seq, id_, type_, time, stream, data in rows:
+            event = LoggedEvent(id_, type_, time, data)
+            for key in state_keys(event):
+                streams[key] = stream.removeprefix("CLOCK_").lower()
+            additions.add(facts_of_event(event, state))
+            last = seq
+        count += len(rows)
+    for stmt, values in additions.statements(connection.dialect.name):
+        connection.execute(stmt, values)
+    if state:
+        connection.execute(
+            sqlite.insert(FoldState)
+            if connection.dialect.name == "sqlite"
+            else postgresql.insert(FoldState),
+            [{"key": k, "stream": streams.get(k, ""), "value": v} for k, v in state.items()],
+        )
+    return count
