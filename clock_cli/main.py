@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     reporting_commands.add_parser(
         "rebuild", help="replay every stream into the event log (the KPIs follow)"
     )
+    report_bench = reporting_commands.add_parser(
+        "bench", help="ingest, quarterly report and KPI queries over a synthetic event log"
+    )
+    report_bench.add_argument("--events", type=int, default=1_000_000)
+    report_bench.add_argument("--output", type=Path, default=None, help="JSON figures file")
 
     matching = commands.add_parser("matching", help="the matching service")
     matching_commands = matching.add_subparsers(dest="matching_command", required=True)
@@ -75,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "matching":
         return matching_command(args)
     if args.command == "reporting":
+        if args.reporting_command == "bench":
+            from services.reporting.bench import bench as reporting_bench
+
+            reporting_bench(args.events, output=args.output)
+            return 0
         return asyncio.run(reporting_rebuild())
     if args.command == "events":
         return events_asyncapi(args.output, check=args.check)

@@ -8,12 +8,13 @@ events arrive, and a KPI query reads a few thousand summed rows, never the log i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -23,6 +24,7 @@ from services.reporting.facts import Fact, LoggedEvent, facts_of_event, state_ke
 from services.reporting.kpis import BY_NAME, CATALOGUE, DIMENSIONS
 from services.reporting.models import (
     TOTAL,
+    Base,
     FoldState,
     KpiDaily,
     KpiItem,
@@ -83,19 +85,10 @@ class Additions:
                     sums[2] += 1
 
     def statements(self, dialect: str) -> list[tuple[Executable, list[dict[str, Any]]]]:
-        """Upserts (adding to existing rows) for `sqlite` or `postgresql`."""
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        """The upserts that add these to the aggregates, with their rows."""
+        upserts = _upserts(dialect)
         found: list[tuple[Executable, list[dict[str, Any]]]] = []
         if self.daily:
-            stmt = insert(KpiDaily)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["kpi", "dimension", "key", "day"],
-                set_={
-                    "value": KpiDaily.value + stmt.excluded.value,
-                    "denominator": KpiDaily.denominator + stmt.excluded.denominator,
-                    "facts": KpiDaily.facts + stmt.excluded.facts,
-                },
-            )
             rows = [
                 {
                     "kpi": k,
@@ -108,33 +101,68 @@ class Additions:
                 }
                 for (k, d, key, day), (v, n, c) in sorted(self.daily.items())
             ]
-            found.append((stmt, rows))
+            found.append((upserts["daily"], rows))
         if self.items:
-            stmt = insert(KpiItem).on_conflict_do_nothing()
             rows = [
                 {"kpi": k, "dimension": d, "key": key, "day": day, "item": item}
                 for k, d, key, day, item in sorted(self.items)
             ]
-            found.append((stmt, rows))
+            found.append((upserts["items"], rows))
         if self.values:
             rows = [
                 {"kpi": k, "dimension": d, "key": key, "day": day, "value": value}
                 for k, d, key, day, value in self.values
             ]
-            found.append((insert(KpiValue), rows))
+            found.append((upserts["values"], rows))
         if self.keys:
-            stmt = insert(KpiKey)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["kpi", "dimension", "key"],
-                set_={"first_day": stmt.excluded.first_day},
-                where=stmt.excluded.first_day < KpiKey.first_day,
-            )
             rows = [
                 {"kpi": k, "dimension": d, "key": key, "first_day": day}
                 for (k, d, key), day in sorted(self.keys.items())
             ]
-            found.append((stmt, rows))
+            found.append((upserts["keys"], rows))
         return found
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+@functools.cache
+def _upserts(dialect: str) -> dict[str, Executable]:
+    """Core statements (built once: cheaper than the ORM's bulk path), for `sqlite` or
+    `postgresql`: they add to existing rows rather than replace them."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    daily, items, values, keys, state = (
+        _table(model) for model in (KpiDaily, KpiItem, KpiValue, KpiKey, FoldState)
+    )
+    add_daily = insert(daily)
+    add_daily = add_daily.on_conflict_do_update(
+        index_elements=["kpi", "dimension", "key", "day"],
+        set_={
+            "value": daily.c.value + add_daily.excluded.value,
+            "denominator": daily.c.denominator + add_daily.excluded.denominator,
+            "facts": daily.c.facts + add_daily.excluded.facts,
+        },
+    )
+    add_keys = insert(keys)
+    add_keys = add_keys.on_conflict_do_update(
+        index_elements=["kpi", "dimension", "key"],
+        set_={"first_day": add_keys.excluded.first_day},
+        where=add_keys.excluded.first_day < keys.c.first_day,
+    )
+    set_state = insert(state)
+    set_state = set_state.on_conflict_do_update(
+        index_elements=["key"], set_={"value": set_state.excluded.value}
+    )
+    return {
+        "daily": add_daily,
+        "items": insert(items).on_conflict_do_nothing(),
+        "values": insert(values),
+        "keys": add_keys,
+        "state": set_state,
+    }
 
 
 @dataclass(frozen=True)
@@ -179,12 +207,7 @@ async def _save_state(
         if before.get(key) != value
     ]
     if changed:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(FoldState)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"], set_={"value": stmt.excluded.value}
-        )
-        await session.execute(stmt, changed)
+        await session.execute(_upserts(dialect)["state"], changed)
 
 
 def _stream_kpis(stream: str) -> list[str]:
@@ -238,9 +261,7 @@ def backfill(connection: Connection, *, batch: int = 5000) -> int:
         connection.execute(stmt, values)
     if state:
         connection.execute(
-            sqlite.insert(FoldState)
-            if connection.dialect.name == "sqlite"
-            else postgresql.insert(FoldState),
+            _upserts(connection.dialect.name)["state"],
             [{"key": k, "stream": streams.get(k, ""), "value": v} for k, v in state.items()],
         )
     return count
