@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint format asyncapi bench clean help
+.PHONY: run test test-fast lint format asyncapi bench fuzz clean help
 
 help:
 	@echo "make run    - start nats-server, the four services and the gateway (Ctrl-C stops)"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml from the event contracts"
 	@echo "make bench  - matching (100,000 entries) and reporting (1,000,000 events) benchmarks, ranking evaluation"
+	@echo "make fuzz   - a long schemathesis campaign (every check) against a platform of its own"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "CLOCK needs Python >= 3.11: set PYTHON=python3.11 (or newer)")'
@@ -42,6 +43,14 @@ bench: $(STAMP)
 	$(VENV)/bin/clock matching bench
 	$(VENV)/bin/clock reporting bench --output docs/benchmarks/reporting.json
 	$(VENV)/bin/clock matching evaluate
+
+# The test of `make test` with many more examples per operation and a longer stateful phase
+# (its own platform, every schemathesis check; ~20-30 minutes on 2 cores).
+FUZZ_EXAMPLES ?= 500
+FUZZ_STATEFUL_STEPS ?= 200
+fuzz: $(STAMP)
+	CLOCK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CLOCK_FUZZ_STATEFUL_STEPS=$(FUZZ_STATEFUL_STEPS) \
+		$(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_schemathesis.py
 
 asyncapi: $(STAMP)
 	$(VENV)/bin/clock events asyncapi

@@ -91,6 +91,31 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def uvicorn_options() -> dict[str, Any]:
+    """How `clock serve` (and so `clock run`) runs uvicorn, beyond host and port.
+
+    - no `Server` banner (`server_header`); `Date` is kept: clients need it with `Retry-After`;
+    - idle keep-alive connections are closed after 5 s (`timeout_keep_alive`);
+    - request lines and headers are limited to 16 KiB (`h11_max_incomplete_event_size`);
+    - on SIGTERM, requests under way get 10 s to finish (`timeout_graceful_shutdown`).
+
+    uvicorn has no timeout for reading request headers: in production the gateway stands
+    behind a load balancer or reverse proxy that has one; the gateway bounds the time to read a
+    body itself (`CLOCK_GATEWAY_BODY_READ_TIMEOUT`). The client address (rate limits, audit)
+    is taken from `X-Forwarded-For` only when the peer is in uvicorn's `FORWARDED_ALLOW_IPS`
+    (default 127.0.0.1): set it to the load balancer's address.
+    """
+    return {
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "date_header": True,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
 def serve_component(name: str) -> int:
     import uvicorn
 
@@ -100,9 +125,7 @@ def serve_component(name: str) -> int:
         component.create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(),
     )
     return 0
 

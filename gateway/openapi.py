@@ -39,7 +39,59 @@ SECURITY_SCHEMES: JSONDict = {
     "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "The same API key as `Authorization: Bearer <key>`.",
+        "description": "The same API key as `Authorization: Bearer <key>`, or an access token "
+        "(JWT) of the platform's identity provider when one is configured.",
+    },
+}
+PROBLEM_SCHEMA: JSONDict = {
+    "type": "object",
+    "description": "An RFC 9457 problem document.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+_PROBLEM_CONTENT: JSONDict = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/GatewayProblem"}}
+}
+RATE_LIMIT_HEADERS: JSONDict = {
+    name: {"description": description, "schema": {"type": "integer"}}
+    for name, description in (
+        ("Retry-After", "Seconds to wait before trying again."),
+        ("RateLimit-Limit", "Requests allowed in the window."),
+        ("RateLimit-Remaining", "Requests left in the window."),
+        ("RateLimit-Reset", "Seconds until one more request is allowed."),
+    )
+}
+GATEWAY_COMPONENTS: JSONDict = {
+    "schemas": {"GatewayProblem": PROBLEM_SCHEMA},
+    "parameters": {
+        "GatewayIdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Retry-safe writes: the same key and request again replays the first "
+            "response (`Idempotent-Replayed: true`); the same key with another request is a "
+            "422, and 409 while the first one runs. Kept 24 hours, per caller.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+        }
+    },
+    "responses": {
+        "GatewayTooManyRequests": {
+            "description": "Rate limit reached (per API key, token subject, or client IP).",
+            "headers": RATE_LIMIT_HEADERS,
+            "content": _PROBLEM_CONTENT,
+        },
+        "GatewayPayloadTooLarge": {
+            "description": "Request body over the gateway's size limit.",
+            "content": _PROBLEM_CONTENT,
+        },
     },
 }
 
@@ -131,7 +183,10 @@ def merge_documents(
         parts.append(
             ("gateway", prefix_document(own, path_prefix="", name_prefix="Gateway", tag="gateway"))
         )
-        tags["gateway"] = {"name": "gateway", "description": "The gateway itself: who am I."}
+        tags["gateway"] = {
+            "name": "gateway",
+            "description": "The gateway itself: who am I, the audit log of writes.",
+        }
     for service, document in documents.items():
         if document is None:
             unavailable.append(service)
@@ -152,6 +207,7 @@ def merge_documents(
             )
         )
     for _, part in parts:
+        add_gateway_contract(part["paths"])
         paths.update(part["paths"])
         for kind, entries in part["components"].items():
             components.setdefault(kind, {}).update(entries)
@@ -163,6 +219,8 @@ def merge_documents(
             for tag in operation.get("tags", []) if isinstance(operation, dict) else []:
                 if isinstance(tag, str):
                     tags.setdefault(tag, {"name": tag})
+    for kind, entries in copy.deepcopy(GATEWAY_COMPONENTS).items():
+        components.setdefault(kind, {}).update(entries)
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     return {
         "openapi": OPENAPI_VERSION,
@@ -179,6 +237,33 @@ def merge_documents(
         "security": [{"apiKey": []}, {"bearer": []}, {}],
         "tags": list(tags.values()),
     }
+
+
+def add_gateway_contract(paths: JSONDict) -> None:
+    """What the gateway adds to every service operation: the 429 of its rate limits, the 413
+    of its body limit where there is a body, and `Idempotency-Key` on POST and PATCH."""
+    for item in paths.values():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("429", {"$ref": "#/components/responses/GatewayTooManyRequests"})
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "413", {"$ref": "#/components/responses/GatewayPayloadTooLarge"}
+                )
+            if method in ("post", "patch"):
+                parameters = operation.setdefault("parameters", [])
+                declared = {
+                    str(p.get("name", "")).lower()
+                    for p in parameters
+                    if isinstance(p, dict) and p.get("in") == "header"
+                }
+                if "idempotency-key" not in declared:
+                    parameters.append({"$ref": "#/components/parameters/GatewayIdempotencyKey"})
 
 
 def iter_refs(node: Any) -> Iterator[str]:

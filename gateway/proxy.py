@@ -1,5 +1,7 @@
-"""Passing one request to a service and its answer back, both bodies streamed.
+"""Passing one request to a service and its answer back.
 
+The request body arrives read in full and checked (`gateway.limits`); the response is streamed
+back as the service sends it (or read in full when an Idempotency-Key needs to keep it).
 Hop-by-hop headers (and those the `Connection` header names) are dropped both ways; so are the
 client's credentials and anything it claims about its principal, request id or trace. The
 gateway adds the principal it signed, the request id and trace context of the request, and the
@@ -16,7 +18,7 @@ import anyio
 import httpx
 from prometheus_client import Counter, Histogram
 from starlette.background import BackgroundTask
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -61,8 +63,8 @@ _DROPPED_REQUEST = frozenset(
         "content-length",
     }
 )
-# Response headers the gateway's own server sets.
-_DROPPED_RESPONSE = frozenset({"server", "date"})
+# Response headers the gateway's own server sets, and banners.
+_DROPPED_RESPONSE = frozenset({"server", "date", "x-powered-by"})
 
 UPSTREAM_REQUESTS = Counter(
     "clock_gateway_upstream_requests_total",
@@ -198,7 +200,7 @@ class UpstreamResponse(StreamingResponse):
                 await self.upstream.aclose()
 
 
-async def forward(
+async def _send(
     request: Request,
     *,
     client: httpx.AsyncClient,
@@ -206,16 +208,16 @@ async def forward(
     base_url: str,
     path: str,
     principal_header: str,
-) -> Response:
-    """Send the request to `service` and stream its answer back."""
+    body: bytes,
+    timeout: float,
+) -> httpx.Response:
+    """The service's response, its body not read yet; 502/503/504 when there is none."""
     target = base_url + upstream_path(request, service, path)
     query = request.scope.get("query_string", b"")
     if query:
         target += "?" + query.decode("latin-1")
 
-    content_length = request.headers.get("content-length")
-    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
-    has_body = chunked or (content_length is not None and content_length.strip() != "0")
+    declared = request.headers.get("content-length")
     client_address = request.client.host if request.client else None
     headers = upstream_request_headers(
         request.headers.items(),
@@ -225,42 +227,108 @@ async def forward(
         client_host=client_address,
         scheme=request.url.scheme,
         forwarded_host=request.headers.get("host"),
-        content_length=None if chunked else content_length,
+        content_length=str(len(body)) if body or declared is not None else None,
     )
     upstream_request = client.build_request(
         request.method,
         target,
         # bytes, as Starlette decoded them (latin-1): non-ASCII values pass through unchanged
         headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-        content=request.stream() if has_body else None,
+        content=body or None,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, client.timeout.connect or timeout)),
     )
     started = anyio.current_time()
     try:
         upstream = await client.send(upstream_request, stream=True)
-    except httpx.TimeoutException as exc:
-        UPSTREAM_REQUESTS.labels(service, "timeout").inc()
-        log.warning("upstream timed out", extra={"service": service, "error": type(exc).__name__})
-        raise GatewayTimeout(
-            f"the {service} service did not answer in time", service=service
-        ) from None
-    except httpx.ConnectError as exc:
-        UPSTREAM_REQUESTS.labels(service, "unreachable").inc()
-        log.warning("upstream unreachable", extra={"service": service, "error": str(exc)})
-        raise ServiceUnavailable(
-            f"the {service} service is unavailable; try again shortly", service=service
-        ) from None
     except httpx.TransportError as exc:
-        UPSTREAM_REQUESTS.labels(service, "error").inc()
-        log.warning("upstream failed", extra={"service": service, "error": type(exc).__name__})
-        raise BadGateway(f"the {service} service gave no valid answer", service=service) from None
-    except ClientDisconnect:
-        UPSTREAM_REQUESTS.labels(service, "client-disconnected").inc()
-        raise DomainError("the client went away while sending the request body") from None
+        raise _failure(service, exc) from None
     UPSTREAM_DURATION.labels(service).observe(anyio.current_time() - started)
     UPSTREAM_REQUESTS.labels(service, str(upstream.status_code)).inc()
+    return upstream
+
+
+def _failure(service: str, exc: httpx.TransportError) -> DomainError:
+    """The problem of a transport failure (the exception's text is logged, never sent)."""
+    if isinstance(exc, httpx.TimeoutException):
+        UPSTREAM_REQUESTS.labels(service, "timeout").inc()
+        log.warning("upstream timed out", extra={"service": service, "error": type(exc).__name__})
+        return GatewayTimeout(f"the {service} service did not answer in time", service=service)
+    if isinstance(exc, httpx.ConnectError):
+        UPSTREAM_REQUESTS.labels(service, "unreachable").inc()
+        log.warning("upstream unreachable", extra={"service": service, "error": str(exc)})
+        return ServiceUnavailable(
+            f"the {service} service is unavailable; try again shortly", service=service
+        )
+    UPSTREAM_REQUESTS.labels(service, "error").inc()
+    log.warning("upstream failed", extra={"service": service, "error": type(exc).__name__})
+    return BadGateway(f"the {service} service gave no valid answer", service=service)
+
+
+async def forward(
+    request: Request,
+    *,
+    client: httpx.AsyncClient,
+    service: str,
+    base_url: str,
+    path: str,
+    principal_header: str,
+    body: bytes,
+    timeout: float,
+) -> Response:
+    """Send the request to `service` and stream its answer back."""
+    upstream = await _send(
+        request,
+        client=client,
+        service=service,
+        base_url=base_url,
+        path=path,
+        principal_header=principal_header,
+        body=body,
+        timeout=timeout,
+    )
     response_headers = downstream_response_headers(
         upstream.headers,
         base_url=base_url,
         public_prefix=f"{API_PREFIX}/{service}",
     )
     return UpstreamResponse(upstream, service=service, headers=response_headers)
+
+
+async def forward_buffered(
+    request: Request,
+    *,
+    client: httpx.AsyncClient,
+    service: str,
+    base_url: str,
+    path: str,
+    principal_header: str,
+    body: bytes,
+    timeout: float,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send the request to `service` and read its whole answer: status, headers (as the
+    client gets them), raw body."""
+    upstream = await _send(
+        request,
+        client=client,
+        service=service,
+        base_url=base_url,
+        path=path,
+        principal_header=principal_header,
+        body=body,
+        timeout=timeout,
+    )
+    try:
+        content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+    except httpx.TransportError as exc:
+        raise _failure(service, exc) from None
+    finally:
+        with anyio.CancelScope(shield=True):
+            await upstream.aclose()
+    headers = downstream_response_headers(
+        upstream.headers, base_url=base_url, public_prefix=f"{API_PREFIX}/{service}"
+    )
+    return (
+        upstream.status_code,
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+        content,
+    )

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from kernel.context import request_id_var
 
@@ -98,6 +99,7 @@ STATUS_TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    408: "Request timeout",
     409: "Conflict",
     412: "Precondition failed",
     413: "Payload too large",
@@ -158,19 +160,41 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return items
 
 
+PROBED_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path, sorted (each method
+    is probed: routers nest, so the routes of a path are not all at the top level)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in PROBED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def domain_problem(exc: DomainError, *, instance: str | None = None) -> JSONResponse:
+    """The problem document of a domain error (also for middlewares, which run outside the
+    app's exception handlers)."""
+    return problem(
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        slug=exc.slug,
+        errors=exc.errors,
+        headers=exc.headers,
+        instance=instance,
+        extra=exc.extra,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        return problem(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            slug=exc.slug,
-            errors=exc.errors,
-            headers=exc.headers,
-            instance=request.url.path,
-            extra=exc.extra,
-        )
+        return domain_problem(exc, instance=request.url.path)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -189,12 +213,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else STATUS_TITLES.get(exc.status_code)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
-        return problem(
-            exc.status_code,
-            str(detail),
-            headers=dict(exc.headers or {}),
-            instance=request.url.path,
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of the path only; the path may
+            # have several (GET, PATCH and DELETE of one resource are three routes).
+            methods = allowed_methods(request)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+                detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return problem(exc.status_code, str(detail), headers=headers, instance=request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)

@@ -29,6 +29,7 @@ from kernel.http import (
     add_health_routes,
 )
 from kernel.logs import configure_logging
+from kernel.openapi import document_problems
 from kernel.outbox import PENDING_KEY, OutboxRelay
 from kernel.settings import ServiceSettings
 
@@ -137,6 +138,7 @@ def create_service_app(
     )
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
+    document_problems(app)
 
     async def readiness() -> dict[str, Any]:
         runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from kernel.deps import PrincipalDep, SessionDep
 from kernel.errors import InvalidInput, NotFound
+from kernel.openapi import problems
 from services.catalog import entries, search, service, taxonomies
 from services.catalog.duplicates import Candidate
 from services.catalog.models import DuplicatePair, Lab
@@ -186,7 +187,7 @@ def pair_out(pair: DuplicatePair) -> DuplicatePairOut:
 # -- labs -----------------------------------------------------------------------------------
 
 
-@router.post("/labs", status_code=201, tags=["labs"])
+@router.post("/labs", status_code=201, tags=["labs"], responses=problems(403, 409))
 async def create_lab(
     body: LabIn, response: Response, session: SessionDep, principal: PrincipalDep, clock: ClockDep
 ) -> LabWritten:
@@ -222,7 +223,7 @@ async def list_labs(
     return Page[LabOut](items=[lab_out(lab) for lab in rows], next_cursor=next_cursor)
 
 
-@router.get("/labs/{lab_id}", tags=["labs"], response_model=None)
+@router.get("/labs/{lab_id}", tags=["labs"], response_model=None, responses=problems(404))
 async def get_lab(
     lab_id: Id, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> LabOut | Response:
@@ -234,7 +235,7 @@ async def get_lab(
     return lab_out(lab)
 
 
-@router.patch("/labs/{lab_id}", tags=["labs"])
+@router.patch("/labs/{lab_id}", tags=["labs"], responses=problems(403, 404, 409, 412, 428))
 async def update_lab(
     lab_id: Id,
     body: LabPatch,
@@ -258,7 +259,9 @@ async def update_lab(
     return LabWritten(**lab_out(lab).model_dump())
 
 
-@router.delete("/labs/{lab_id}", status_code=204, tags=["labs"])
+@router.delete(
+    "/labs/{lab_id}", status_code=204, tags=["labs"], responses=problems(403, 404, 409, 412)
+)
 async def delete_lab(
     lab_id: Id,
     session: SessionDep,
@@ -291,7 +294,7 @@ async def _lab_action(
     return lab_out(lab)
 
 
-@router.post("/labs/{lab_id}/publication", tags=["labs"])
+@router.post("/labs/{lab_id}/publication", tags=["labs"], responses=problems(403, 404, 409, 412))
 async def publish_lab(
     lab_id: Id,
     response: Response,
@@ -304,7 +307,7 @@ async def publish_lab(
     return await _lab_action("publication", lab_id, response, session, principal, clock(), if_match)
 
 
-@router.post("/labs/{lab_id}/withdrawal", tags=["labs"])
+@router.post("/labs/{lab_id}/withdrawal", tags=["labs"], responses=problems(403, 404, 409, 412))
 async def withdraw_lab(
     lab_id: Id,
     response: Response,
@@ -442,6 +445,7 @@ def entry_routes(
         response_model=written,
         tags=[tag],
         name=f"create_{entity}",
+        responses=problems(403, 404, 409),
         summary=f"Add a {noun} to your lab",
         description=f"Its status follows the lab's. The answer lists `possible_duplicates`: "
         f"similar {plural} at other centres.",
@@ -453,6 +457,7 @@ def entry_routes(
         response_model=Page[out],  # type: ignore[valid-type]
         tags=[tag],
         name=f"list_{plural}_of_lab",
+        responses=problems(404),
         summary=f"The {plural} of a lab",
     )
     router.add_api_route(
@@ -462,6 +467,7 @@ def entry_routes(
         response_model=out,
         tags=[tag],
         name=f"get_{entity}",
+        responses=problems(404),
         summary=f"A {noun}",
     )
     router.add_api_route(
@@ -471,6 +477,7 @@ def entry_routes(
         response_model=written,
         tags=[tag],
         name=f"update_{entity}",
+        responses=problems(403, 404, 409, 412, 428),
         summary=f"Change some fields of a {noun} of your lab (needs If-Match)",
     )
     router.add_api_route(
@@ -481,6 +488,7 @@ def entry_routes(
         response_class=Response,
         tags=[tag],
         name=f"delete_{entity}",
+        responses=problems(403, 404, 409, 412),
         summary=f"Delete a {noun} of your lab",
     )
 
@@ -658,7 +666,7 @@ async def search_catalogue(
 # -- duplicates -----------------------------------------------------------------------------
 
 
-@router.get("/duplicates", tags=["duplicates"])
+@router.get("/duplicates", tags=["duplicates"], responses=problems(403))
 async def list_duplicates(
     session: SessionDep,
     principal: PrincipalDep,
@@ -681,14 +689,16 @@ async def list_duplicates(
     return Page[DuplicatePairOut](items=[pair_out(p) for p in rows], next_cursor=next_cursor)
 
 
-@router.get("/duplicates/{pair_id}", tags=["duplicates"])
+@router.get("/duplicates/{pair_id}", tags=["duplicates"], responses=problems(403, 404))
 async def get_duplicate(
     pair_id: Id, session: SessionDep, principal: PrincipalDep
 ) -> DuplicatePairOut:
     return pair_out(await service.get_pair(session, pair_id=pair_id, principal=principal))
 
 
-@router.post("/duplicates/{pair_id}/resolution", tags=["duplicates"])
+@router.post(
+    "/duplicates/{pair_id}/resolution", tags=["duplicates"], responses=problems(403, 404, 409)
+)
 async def resolve_duplicate(
     pair_id: Id, body: ResolutionIn, session: SessionDep, principal: PrincipalDep, clock: ClockDep
 ) -> DuplicatePairOut:
@@ -740,7 +750,7 @@ async def list_taxonomies(_: PrincipalDep) -> Page[TaxonomyOut]:
     return Page[TaxonomyOut](items=items, next_cursor=None)
 
 
-@router.get("/taxonomies/{name}", tags=["taxonomies"])
+@router.get("/taxonomies/{name}", tags=["taxonomies"], responses=problems(404))
 async def list_terms(
     name: Annotated[str, Path(max_length=30)],
     _: PrincipalDep,
@@ -775,7 +785,7 @@ async def list_terms(
     return Page[TermOut](items=[term_out(t) for t in page], next_cursor=next_cursor)
 
 
-@router.get("/taxonomies/{name}/{code}", tags=["taxonomies"])
+@router.get("/taxonomies/{name}/{code}", tags=["taxonomies"], responses=problems(404))
 async def get_term(
     name: Annotated[str, Path(max_length=30)],
     code: Annotated[str, Path(max_length=30)],

@@ -21,10 +21,12 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from kernel.openapi import NOT_BLANK, decimal_json_schema, patch_body_schema
 from services.catalog import taxonomies
 
 
@@ -75,22 +77,34 @@ CODE_MAX = 30
 
 
 NameStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=NAME_MAX),
 ]
 DescriptionStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=DESCRIPTION_MAX
+    ),
 ]
 ConditionsStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CONDITIONS_MAX)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=CONDITIONS_MAX
+    ),
 ]
 ShortStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=SHORT_MAX),
 ]
 KeywordStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=KEYWORD_MAX)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=KEYWORD_MAX
+    ),
 ]
 CodeStr = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=CODE_MAX),
 ]
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -103,7 +117,11 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(_email),
+    # The schema states what the validator checks (surrounding blanks are stripped first).
+    Field(json_schema_extra={"pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"}),
 ]
 ProvinceCode = Annotated[
     str,
@@ -112,7 +130,7 @@ ProvinceCode = Annotated[
 ]
 Municipality = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_MAX),
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=SHORT_MAX),
     Field(description="Comune; must belong to the province."),
 ]
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level (EU, 1-9).")]
@@ -125,6 +143,7 @@ Tariff = Annotated[
         decimal_places=2,
         description='EUR per hour, a decimal string such as "85.00" (numbers accepted).',
     ),
+    WithJsonSchema(decimal_json_schema(integer_digits=6, places=2)),
 ]
 
 
@@ -148,6 +167,16 @@ class Page(BaseModel, Generic[T]):
 
 
 class _LanguageMap(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [lang], "properties": {lang: {"type": "string"}}}
+                for lang in ("it", "en")
+            ]
+        },
+    )
+
     @model_validator(mode="after")
     def _one_language(self) -> _LanguageMap:
         if not any(getattr(self, lang) for lang in ("it", "en")):
@@ -210,6 +239,8 @@ class TagsOut(Out):
 
 class _Patch(In):
     """Any subset of the fields; required ones cannot be set to null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=patch_body_schema)
 
     required: ClassVar[tuple[str, ...]] = ()
 
@@ -405,7 +436,12 @@ class ServiceIn(In):
     kind: ServiceKind
     description: DescriptionText | None = None
     price_model: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=NAME_MAX
+            ),
+        ]
         | None
     ) = Field(default=None, description="E.g. per sample, hourly rate, on quotation.")
     tags: Tags = Field(default_factory=lambda: Tags())
@@ -418,7 +454,12 @@ class ServicePatch(_Patch):
     kind: ServiceKind | None = None
     description: DescriptionText | None = None
     price_model: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=NAME_MAX
+            ),
+        ]
         | None
     ) = None
     tags: Tags | None = None
@@ -489,7 +530,10 @@ class DuplicatePairOut(Out):
 class ResolutionIn(In):
     resolution: Annotated[
         PairStatus,
-        Field(description="distinct (not the same thing) or shared (to be shared)"),
+        Field(
+            description="distinct (not the same thing) or shared (to be shared)",
+            json_schema_extra={"enum": [PairStatus.DISTINCT.value, PairStatus.SHARED.value]},
+        ),
     ]
 
     @field_validator("resolution")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.deps import PrincipalDep, SessionDep
+from kernel.openapi import problems
 from services.matching import access, ateco, engagements, service
 from services.matching.consortia import Proposal
 from services.matching.matcher import Ranker, RequestRanker
@@ -232,7 +233,7 @@ def access_out(request: AccessRequest) -> AccessOut:
 # -- firms ----------------------------------------------------------------------------------
 
 
-@router.post("/firms", status_code=201, tags=["firms"])
+@router.post("/firms", status_code=201, tags=["firms"], responses=problems(403, 409))
 async def register_firm(
     body: FirmIn,
     response: Response,
@@ -248,7 +249,7 @@ async def register_firm(
     return firm_out(firm)
 
 
-@router.get("/firms", tags=["firms"])
+@router.get("/firms", tags=["firms"], responses=problems(403))
 async def list_firms(
     session: SessionDep,
     principal: PrincipalDep,
@@ -262,7 +263,7 @@ async def list_firms(
     return Page[FirmOut](items=[firm_out(f) for f in rows], next_cursor=next_cursor)
 
 
-@router.get("/firms/{firm_id}", tags=["firms"])
+@router.get("/firms/{firm_id}", tags=["firms"], responses=problems(403, 404))
 async def get_firm(
     firm_id: str, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> FirmOut:
@@ -274,7 +275,7 @@ async def get_firm(
 # -- demands --------------------------------------------------------------------------------
 
 
-@router.post("/demands", status_code=201, tags=["demands"])
+@router.post("/demands", status_code=201, tags=["demands"], responses=problems(403, 404, 409))
 async def submit_demand(
     body: DemandIn,
     response: Response,
@@ -284,7 +285,8 @@ async def submit_demand(
     ranker: RankerDep,
 ) -> DemandOut:
     """Submit a demand: by a firm for itself, a partner for a firm it represents, a centre for
-    a firm it assists, or the Region. Labs are proposed at once (status `matched`)."""
+    a firm it registered (assists), or the Region. Labs are proposed at once (status
+    `matched`)."""
     now = clock()
     demand, firm = await service.submit_demand(session, data=body, principal=principal, now=now)
     await service.propose_matches(
@@ -296,7 +298,7 @@ async def submit_demand(
     return demand_out(demand)
 
 
-@router.get("/demands", tags=["demands"])
+@router.get("/demands", tags=["demands"], responses=problems(403))
 async def list_demands(
     session: SessionDep,
     principal: PrincipalDep,
@@ -313,7 +315,7 @@ async def list_demands(
     return Page[DemandOut](items=[demand_out(d) for d in rows], next_cursor=next_cursor)
 
 
-@router.get("/demands/{demand_id}", tags=["demands"])
+@router.get("/demands/{demand_id}", tags=["demands"], responses=problems(403, 404))
 async def get_demand(
     demand_id: str, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> DemandOut:
@@ -322,7 +324,9 @@ async def get_demand(
     return demand_out(demand)
 
 
-@router.post("/demands/{demand_id}/cancellation", tags=["demands"])
+@router.post(
+    "/demands/{demand_id}/cancellation", tags=["demands"], responses=problems(403, 404, 409)
+)
 async def cancel_demand(
     demand_id: str, body: ReasonIn, session: SessionDep, principal: PrincipalDep, clock: ClockDep
 ) -> DemandOut:
@@ -334,7 +338,7 @@ async def cancel_demand(
     return demand_out(demand)
 
 
-@router.get("/demands/{demand_id}/matches", tags=["matches"])
+@router.get("/demands/{demand_id}/matches", tags=["matches"], responses=problems(403, 404, 409))
 async def demand_matches(
     demand_id: str,
     session: SessionDep,
@@ -353,7 +357,7 @@ async def demand_matches(
     return MatchPage(items=[match_out(m, index, language) for m in matches])
 
 
-@router.get("/demands/{demand_id}/consortia", tags=["matches"])
+@router.get("/demands/{demand_id}/consortia", tags=["matches"], responses=problems(403, 404, 409))
 async def demand_consortia(
     demand_id: str,
     session: SessionDep,
@@ -378,6 +382,7 @@ async def demand_consortia(
     status_code=201,
     tags=["introductions"],
     response_model=IntroductionOut | ConsortiumIntroductionOut,
+    responses=problems(403, 404, 409),
 )
 async def request_introduction(
     demand_id: str,
@@ -401,7 +406,7 @@ async def request_introduction(
     )
 
 
-@router.get("/introductions", tags=["introductions"])
+@router.get("/introductions", tags=["introductions"], responses=problems(403))
 async def list_introductions(
     session: SessionDep,
     principal: PrincipalDep,
@@ -424,7 +429,9 @@ async def list_introductions(
     )
 
 
-@router.get("/introductions/{introduction_id}", tags=["introductions"])
+@router.get(
+    "/introductions/{introduction_id}", tags=["introductions"], responses=problems(403, 404)
+)
 async def get_introduction(
     introduction_id: str, session: SessionDep, principal: PrincipalDep
 ) -> IntroductionOut:
@@ -434,7 +441,11 @@ async def get_introduction(
     return introduction_out(introduction, demand.firm_id)
 
 
-@router.post("/introductions/{introduction_id}/acceptance", tags=["introductions"])
+@router.post(
+    "/introductions/{introduction_id}/acceptance",
+    tags=["introductions"],
+    responses=problems(403, 404, 409),
+)
 async def accept_introduction(
     introduction_id: str,
     session: SessionDep,
@@ -456,7 +467,11 @@ async def accept_introduction(
     return introduction_out(introduction, demand.firm_id)
 
 
-@router.post("/introductions/{introduction_id}/decline", tags=["introductions"])
+@router.post(
+    "/introductions/{introduction_id}/decline",
+    tags=["introductions"],
+    responses=problems(403, 404, 409),
+)
 async def decline_introduction(
     introduction_id: str,
     body: ReasonIn,
@@ -481,7 +496,7 @@ async def decline_introduction(
 # -- engagements ----------------------------------------------------------------------------
 
 
-@router.get("/engagements", tags=["engagements"])
+@router.get("/engagements", tags=["engagements"], responses=problems(403))
 async def list_engagements(
     session: SessionDep,
     principal: PrincipalDep,
@@ -498,7 +513,7 @@ async def list_engagements(
     )
 
 
-@router.get("/engagements/{engagement_id}", tags=["engagements"])
+@router.get("/engagements/{engagement_id}", tags=["engagements"], responses=problems(403, 404))
 async def get_engagement(
     engagement_id: str, session: SessionDep, principal: PrincipalDep
 ) -> EngagementOut:
@@ -508,7 +523,9 @@ async def get_engagement(
     return await engagement_out(session, engagement, demand.firm_id)
 
 
-@router.post("/engagements/{engagement_id}/closure", tags=["engagements"])
+@router.post(
+    "/engagements/{engagement_id}/closure", tags=["engagements"], responses=problems(403, 404, 409)
+)
 async def close_engagement(
     engagement_id: str,
     body: ClosureIn,
@@ -527,7 +544,12 @@ async def close_engagement(
 # -- equipment access -----------------------------------------------------------------------
 
 
-@router.post("/equipment/{equipment_id}/access-requests", status_code=201, tags=["access"])
+@router.post(
+    "/equipment/{equipment_id}/access-requests",
+    status_code=201,
+    tags=["access"],
+    responses=problems(403, 404, 409),
+)
 async def request_access(
     equipment_id: str,
     body: AccessIn,
@@ -545,7 +567,7 @@ async def request_access(
     return access_out(request)
 
 
-@router.get("/access-requests", tags=["access"])
+@router.get("/access-requests", tags=["access"], responses=problems(403))
 async def list_access_requests(
     session: SessionDep,
     principal: PrincipalDep,
@@ -565,14 +587,16 @@ async def list_access_requests(
     return Page[AccessOut](items=[access_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/access-requests/{request_id}", tags=["access"])
+@router.get("/access-requests/{request_id}", tags=["access"], responses=problems(403, 404))
 async def get_access_request(
     request_id: str, session: SessionDep, principal: PrincipalDep
 ) -> AccessOut:
     return access_out(await access.get_request(session, request_id=request_id, principal=principal))
 
 
-@router.post("/access-requests/{request_id}/approval", tags=["access"])
+@router.post(
+    "/access-requests/{request_id}/approval", tags=["access"], responses=problems(403, 404, 409)
+)
 async def approve_access(
     request_id: str,
     session: SessionDep,
@@ -592,7 +616,9 @@ async def approve_access(
     return access_out(request)
 
 
-@router.post("/access-requests/{request_id}/decline", tags=["access"])
+@router.post(
+    "/access-requests/{request_id}/decline", tags=["access"], responses=problems(403, 404, 409)
+)
 async def decline_access(
     request_id: str,
     body: ReasonIn,
@@ -607,7 +633,9 @@ async def decline_access(
     return access_out(request)
 
 
-@router.post("/access-requests/{request_id}/cancellation", tags=["access"])
+@router.post(
+    "/access-requests/{request_id}/cancellation", tags=["access"], responses=problems(403, 404, 409)
+)
 async def cancel_access(
     request_id: str,
     session: SessionDep,

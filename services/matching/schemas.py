@@ -14,11 +14,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from kernel.italy import normalise_vat
+from kernel.openapi import NOT_BLANK, decimal_json_schema
 from services.matching.sizes import SizeClass
 
 
@@ -64,9 +66,15 @@ def _vat(value: str) -> str:
     return normalise_vat(value)  # InvalidVatNumber is a ValueError: 422 naming the field
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=200)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=5000)
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=2000)
+]
 VatNumber = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=20),
@@ -80,12 +88,12 @@ ProvinceCode = Annotated[
 ]
 Municipality = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=100),
     Field(description="Comune; must belong to the province."),
 ]
 AtecoCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=10),
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=10),
     Field(
         description="ATECO 2025 code, e.g. 13.20 (a 2007 code that maps to one 2025 code is "
         "accepted and converted)."
@@ -95,9 +103,12 @@ Euros = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2, description="EUR, a decimal string."),
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema(decimal_json_schema(integer_digits=12, places=2), mode="validation"),
 ]
 Trl = Annotated[int, Field(ge=1, le=9, description="Technology readiness level (1-9).")]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=50)
+]
 
 
 class In(BaseModel):
@@ -171,7 +182,7 @@ class DemandIn(In):
     firm_id: str = Field(max_length=36)
     title: Text
     description: LongText
-    needs: list[Need] = Field(max_length=8, description="One or more; at most eight.")
+    needs: list[Need] = Field(min_length=1, max_length=8, description="One or more; at most eight.")
     sector: AtecoCode | None = Field(default=None, description="Default: the firm's ATECO code.")
     trl_current: Trl | None = None
     trl_target: Trl | None = None

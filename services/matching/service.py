@@ -318,7 +318,10 @@ async def submit_demand(
             raise Forbidden("a partner submits demands only for the firms it represents")
         partner_org_id = principal.org_id
     elif principal.role is Role.CENTRE:
-        assisting_centre_id = require_org(principal)
+        # Like a partner: for the firms it registered (assists), not for any firm of the platform.
+        if require_org(principal) != firm.registered_by_org_id:
+            raise Forbidden("a centre submits demands only for the firms it registered")
+        assisting_centre_id = principal.org_id
     elif principal.role is not Role.REGION:
         raise Forbidden("only a firm, a partner, a centre or the Region may submit a demand")
     sector = check_ateco(data.sector, "sector").code if data.sector else firm.ateco_code

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.deps import PrincipalDep, SessionDep
 from kernel.errors import Conflict
+from kernel.openapi import problems
 from services.membership import service
 from services.membership.models import (
     Application,
@@ -257,7 +258,9 @@ async def list_organisations(
     )
 
 
-@router.post("/organisations", status_code=201, tags=["organisations"])
+@router.post(
+    "/organisations", status_code=201, tags=["organisations"], responses=problems(403, 409)
+)
 async def register_organisation(
     body: OrganisationIn,
     response: Response,
@@ -275,7 +278,12 @@ async def register_organisation(
     return organisation_out(organisation, None)
 
 
-@router.get("/organisations/{organisation_id}", tags=["organisations"], response_model=None)
+@router.get(
+    "/organisations/{organisation_id}",
+    tags=["organisations"],
+    response_model=None,
+    responses=problems(404),
+)
 async def get_organisation(
     organisation_id: str,
     request: Request,
@@ -295,7 +303,11 @@ async def get_organisation(
     return organisation_out(organisation, membership)
 
 
-@router.patch("/organisations/{organisation_id}", tags=["organisations"])
+@router.patch(
+    "/organisations/{organisation_id}",
+    tags=["organisations"],
+    responses=problems(403, 404, 409, 412, 428),
+)
 async def update_organisation(
     organisation_id: str,
     body: OrganisationPatch,
@@ -322,7 +334,7 @@ async def update_organisation(
 # -- protocol -------------------------------------------------------------------------------
 
 
-@router.get("/protocol", tags=["protocol"])
+@router.get("/protocol", tags=["protocol"], responses=problems(404))
 async def get_protocol(
     response: Response, session: SessionDep, clock: ClockDep, _: PrincipalDep
 ) -> ProtocolOut:
@@ -335,7 +347,9 @@ async def get_protocol(
     return protocol_out(protocol, renewals, now)
 
 
-@router.post("/protocol/renewals", status_code=201, tags=["protocol"])
+@router.post(
+    "/protocol/renewals", status_code=201, tags=["protocol"], responses=problems(403, 404, 409)
+)
 async def renew_protocol(
     body: RenewalIn, session: SessionDep, principal: PrincipalDep, clock: ClockDep
 ) -> ProtocolOut:
@@ -351,7 +365,7 @@ async def renew_protocol(
 # -- applications ---------------------------------------------------------------------------
 
 
-@router.post("/applications", status_code=201, tags=["applications"])
+@router.post("/applications", status_code=201, tags=["applications"], responses=problems(409))
 async def submit_application(
     body: ApplicationIn, response: Response, session: SessionDep, _: PrincipalDep, clock: ClockDep
 ) -> ApplicationCreated:
@@ -362,7 +376,7 @@ async def submit_application(
     return ApplicationCreated(**application_out(application).model_dump(), token=token)
 
 
-@router.get("/applications", tags=["applications"])
+@router.get("/applications", tags=["applications"], responses=problems(403))
 async def list_applications(
     session: SessionDep,
     principal: PrincipalDep,
@@ -377,7 +391,7 @@ async def list_applications(
     return Page[ApplicationOut](items=[application_out(a) for a in rows], next_cursor=next_cursor)
 
 
-@router.get("/applications/{application_id}", tags=["applications"])
+@router.get("/applications/{application_id}", tags=["applications"], responses=problems(403, 404))
 async def get_application(
     application_id: str,
     session: SessionDep,
@@ -395,7 +409,11 @@ async def get_application(
     return application_out(application)
 
 
-@router.post("/applications/{application_id}/decision", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/decision",
+    tags=["applications"],
+    responses=problems(403, 404, 409),
+)
 async def decide_application(
     application_id: str,
     body: DecisionIn,
@@ -431,7 +449,9 @@ async def list_members(
     return Page[MemberOut](items=[member_out(m, o) for m, o in rows], next_cursor=next_cursor)
 
 
-@router.get("/members/{organisation_id}", tags=["members"], response_model=None)
+@router.get(
+    "/members/{organisation_id}", tags=["members"], response_model=None, responses=problems(404)
+)
 async def get_member(
     organisation_id: str,
     request: Request,
@@ -471,7 +491,9 @@ async def _transition(
     return member_out(membership, organisation)
 
 
-@router.post("/members/{organisation_id}/suspension", tags=["members"])
+@router.post(
+    "/members/{organisation_id}/suspension", tags=["members"], responses=problems(403, 404, 409)
+)
 async def suspend_member(
     organisation_id: str,
     body: ReasonIn,
@@ -486,7 +508,9 @@ async def suspend_member(
     )
 
 
-@router.post("/members/{organisation_id}/reinstatement", tags=["members"])
+@router.post(
+    "/members/{organisation_id}/reinstatement", tags=["members"], responses=problems(403, 404, 409)
+)
 async def reinstate_member(
     organisation_id: str,
     body: ReasonIn,
@@ -501,7 +525,9 @@ async def reinstate_member(
     )
 
 
-@router.post("/members/{organisation_id}/withdrawal", tags=["members"])
+@router.post(
+    "/members/{organisation_id}/withdrawal", tags=["members"], responses=problems(403, 404, 409)
+)
 async def withdraw_member(
     organisation_id: str,
     body: ReasonIn,
@@ -516,7 +542,7 @@ async def withdraw_member(
     )
 
 
-@router.get("/members/{organisation_id}/history", tags=["members"])
+@router.get("/members/{organisation_id}/history", tags=["members"], responses=problems(403, 404))
 async def member_history(
     organisation_id: str,
     session: SessionDep,
@@ -533,7 +559,11 @@ async def member_history(
     return Page[TransitionOut](items=[transition_out(t) for t in rows], next_cursor=next_cursor)
 
 
-@router.put("/members/{organisation_id}/representative", tags=["committee"])
+@router.put(
+    "/members/{organisation_id}/representative",
+    tags=["committee"],
+    responses=problems(403, 404, 409),
+)
 async def appoint_representative(
     organisation_id: str,
     body: RepresentativeIn,
@@ -550,7 +580,9 @@ async def appoint_representative(
     return representative_out(representative)
 
 
-@router.get("/members/{organisation_id}/representatives", tags=["committee"])
+@router.get(
+    "/members/{organisation_id}/representatives", tags=["committee"], responses=problems(403, 404)
+)
 async def list_representatives(
     organisation_id: str,
     session: SessionDep,
@@ -567,7 +599,7 @@ async def list_representatives(
     )
 
 
-@router.get("/committee", tags=["committee"])
+@router.get("/committee", tags=["committee"], responses=problems(403))
 async def get_committee(
     session: SessionDep,
     principal: PrincipalDep,

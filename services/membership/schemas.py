@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from kernel.italy import normalise_vat
+from kernel.openapi import NOT_BLANK, patch_body_schema
 
 
 class OrganisationKind(StrEnum):
@@ -86,14 +87,27 @@ def _province(value: str) -> str:
     return value.upper()
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=200)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=30)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=5000)
+]
+# The schema states what the validators check (surrounding blanks are stripped first).
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(_email),
+    Field(json_schema_extra={"pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"}),
 ]
 Website = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=300), AfterValidator(_website)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=300),
+    AfterValidator(_website),
+    Field(json_schema_extra={"pattern": r"^\s*[hH][tT][tT][pP][sS]?://[^\s/$.?#][^\s]*\s*$"}),
 ]
 VatNumber = Annotated[
     str,
@@ -109,10 +123,12 @@ ProvinceCode = Annotated[
 ]
 Municipality = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=100),
     Field(description="Comune; must belong to the province."),
 ]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=300)
+]
 
 
 class In(BaseModel):
@@ -154,6 +170,10 @@ REQUIRED_ORGANISATION_FIELDS = ("name", "kind", "province", "municipality")
 
 class OrganisationPatch(In):
     """Any subset of the organisation's fields; required ones cannot be set to null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=patch_body_schema)
+
+    required: ClassVar[tuple[str, ...]] = REQUIRED_ORGANISATION_FIELDS
 
     name: Text | None = None
     acronym: ShortText | None = None

@@ -8,18 +8,19 @@ everything and issues reports; a centre reads the regional totals and its own br
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.deps import PrincipalDep, SessionDep
 from kernel.errors import Forbidden, NotFound
+from kernel.openapi import problems
 from kernel.principal import Principal, Role
 from services.reporting import exports, service
-from services.reporting.kpis import CATALOGUE
+from services.reporting.kpis import CATALOGUE, DIMENSIONS, KPI_NAMES
 from services.reporting.models import Report
 from services.reporting.periods import parse_period
 
@@ -28,10 +29,26 @@ router = APIRouter()
 READERS = (Role.REGION, Role.CENTRE)
 
 
+def _one_of(names: Sequence[str]) -> str:
+    return "(" + "|".join(names) + ")"
+
+
+PERIOD = r"^[1-9]\d{3}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+"""A year, a quarter or a month: `2026`, `2026-Q3`, `2026-09`."""
+DAY_OR_PERIOD = r"^[1-9]\d{3}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?|-Q[1-4])?$"
+# Documented, checked by the service (its 422 lists the valid names).
+KPI_NAME = f"^{_one_of(KPI_NAMES)}$"
+KPI_LIST = f"^({_one_of(KPI_NAMES)}(,{_one_of(KPI_NAMES)})*)?$"
+"""Empty: every KPI."""
+DIMENSION_NAME = f"^{_one_of(DIMENSIONS)}$"
+DIMENSION_LIST = f"^({_one_of(DIMENSIONS)}(,{_one_of(DIMENSIONS)})*)?$"
+"""Empty: the totals only."""
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str
+    period: str = Field(pattern=PERIOD, examples=["2026-Q3", "2026-09", "2026"])
     supersede: bool = False
     provisional: bool = False
 
@@ -98,16 +115,16 @@ async def definitions() -> dict[str, Any]:
     return {"items": [k.public() for k in CATALOGUE], "next_cursor": None}
 
 
-@router.get("/kpis")
+@router.get("/kpis", responses=problems(403))
 async def kpis(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
-    period: str | None = None,
-    by: str | None = None,
-    kpi: str | None = None,
+    from_: Annotated[str | None, Query(alias="from", pattern=DAY_OR_PERIOD)] = None,
+    to: Annotated[str | None, Query(pattern=DAY_OR_PERIOD)] = None,
+    period: Annotated[Literal["month", "quarter", "year", "range"] | None, Query()] = None,
+    by: Annotated[str | None, Query(json_schema_extra={"pattern": DIMENSION_LIST})] = None,
+    kpi: Annotated[str | None, Query(json_schema_extra={"pattern": KPI_LIST})] = None,
 ) -> dict[str, Any]:
     require_reader(principal)
     granularity = service.check_granularity(period)
@@ -119,15 +136,15 @@ async def kpis(
     return {"items": [i for i in items if visible(principal, i)], "next_cursor": None}
 
 
-@router.get("/timeseries")
+@router.get("/timeseries", responses=problems(403))
 async def timeseries(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    kpi: str,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
-    granularity: str | None = None,
+    kpi: Annotated[str, Query(json_schema_extra={"pattern": KPI_NAME})],
+    from_: Annotated[str | None, Query(alias="from", pattern=DAY_OR_PERIOD)] = None,
+    to: Annotated[str | None, Query(pattern=DAY_OR_PERIOD)] = None,
+    granularity: Annotated[Literal["month", "quarter", "year"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """One KPI's totals over time: `labels` and one series, as chart libraries take them."""
     require_reader(principal)
@@ -148,14 +165,14 @@ async def timeseries(
     }
 
 
-@router.get("/breakdown")
+@router.get("/breakdown", responses=problems(403))
 async def breakdown(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    kpi: str,
-    by: str,
-    period: str | None = None,
+    kpi: Annotated[str, Query(json_schema_extra={"pattern": KPI_NAME})],
+    by: Annotated[str, Query(json_schema_extra={"pattern": DIMENSION_NAME})],
+    period: Annotated[str | None, Query(pattern=PERIOD)] = None,
 ) -> dict[str, Any]:
     """One KPI in one period split by one dimension: `labels` (keys) and `values`, plus the
     total."""
@@ -183,7 +200,7 @@ async def breakdown(
     }
 
 
-@router.post("/reports")
+@router.post("/reports", responses=problems(403, 409))
 async def create_report(
     body: ReportIn,
     request: Request,
@@ -245,7 +262,7 @@ def _export_items(report: Report, principal: Principal) -> list[dict[str, Any]]:
     return [i for i in report.content["kpis"] if visible(principal, i)]
 
 
-@router.get("/reports/{report_id}.csv")
+@router.get("/reports/{report_id}.csv", responses=problems(404))
 async def report_csv(report_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     report = await readable_report(session, principal, report_id)
     data = exports.csv_bytes(
@@ -254,7 +271,7 @@ async def report_csv(report_id: str, session: SessionDep, principal: PrincipalDe
     return _download(report, "csv", data, "text/csv; charset=utf-8")
 
 
-@router.get("/reports/{report_id}.xlsx")
+@router.get("/reports/{report_id}.xlsx", responses=problems(404))
 async def report_xlsx(report_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     report = await readable_report(session, principal, report_id)
     data = exports.xlsx_bytes(
@@ -266,7 +283,7 @@ async def report_xlsx(report_id: str, session: SessionDep, principal: PrincipalD
     return _download(report, "xlsx", data, exports.XLSX_TYPE)
 
 
-@router.get("/reports/{report_id}.pdf")
+@router.get("/reports/{report_id}.pdf", responses=problems(404))
 async def report_pdf(report_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     report = await readable_report(session, principal, report_id)
     data = exports.pdf_bytes(
@@ -278,7 +295,7 @@ async def report_pdf(report_id: str, session: SessionDep, principal: PrincipalDe
     return _download(report, "pdf", data, "application/pdf")
 
 
-@router.get("/reports/{report_id}.json")
+@router.get("/reports/{report_id}.json", responses=problems(404))
 async def report_json_file(
     report_id: str, session: SessionDep, principal: PrincipalDep
 ) -> Response:
@@ -291,7 +308,7 @@ async def report_json_file(
     )
 
 
-@router.get("/reports/{report_id}")
+@router.get("/reports/{report_id}", responses=problems(404))
 async def report(
     report_id: str, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from kernel.events import now_utc
 from kernel.runtime import ServiceRuntime, create_service_app
@@ -61,14 +60,5 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
         lifespan=lifespan,
     )
     app.state.clock = now
-    origins = settings.cors_origins()
-    if origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET"],
-            allow_headers=["*"],
-            expose_headers=["Content-Disposition"],
-        )
     app.include_router(api.router)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,9 +30,11 @@ from services.reporting.models import (
     KpiDaily,
     KpiItem,
     KpiKey,
+    KpiMonthly,
     KpiValue,
     StoredEvent,
 )
+from services.reporting.periods import GRANULARITIES, containing
 
 SCALE = 1_000_000
 """Aggregates hold values in millionths (integers): sums are exact on every database."""
@@ -54,19 +57,36 @@ def _keys_of(fact: Fact) -> list[tuple[str, str]]:
     return pairs
 
 
+GRAINS = ("day", "month", "quarter", "year")
+
+
+@functools.lru_cache(maxsize=4096)
+def periods_of(day: int) -> tuple[tuple[str, str], ...]:
+    """(grain, label) of the day and of the month, quarter and year that contain it."""
+    when = date.fromordinal(day)
+    calendar = [(grain, containing(when, grain).label) for grain in GRANULARITIES]
+    return (("day", when.isoformat()), *calendar)
+
+
+def month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
 @dataclass
 class Additions:
     """What a batch of facts adds to the aggregates."""
 
     daily: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
-    items: set[tuple[str, str, str, int, str]] = field(default_factory=set)
-    values: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    monthly: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
+    items: set[tuple[str, str, str, str, str, str]] = field(default_factory=set)
+    values: list[tuple[str, str, str, str, str, int]] = field(default_factory=list)
     keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def add(self, facts: Iterable[Fact]) -> None:
         for fact in facts:
             aggregation = BY_NAME[fact.kpi].aggregation
-            day = fact.time.date().toordinal()
+            when = fact.time.date()
+            day, month = when.toordinal(), month_index(when)
             value, denominator = scaled(fact.value), scaled(fact.denominator)
             for dimension, key in _keys_of(fact):
                 if dimension != TOTAL:
@@ -75,44 +95,48 @@ class Additions:
                         self.keys[(fact.kpi, dimension, key)] = day
                 if aggregation == "distinct":
                     if fact.key is not None:
-                        self.items.add((fact.kpi, dimension, key, day, fact.key[:100]))
+                        for grain, label in periods_of(day):
+                            self.items.add((fact.kpi, dimension, grain, label, key, fact.key[:100]))
                 elif aggregation == "median":
-                    self.values.append((fact.kpi, dimension, key, day, value))
+                    for grain, label in periods_of(day):
+                        self.values.append((fact.kpi, dimension, grain, label, key, value))
                 else:
-                    sums = self.daily.setdefault((fact.kpi, dimension, key, day), [0, 0, 0])
-                    sums[0] += value
-                    sums[1] += denominator
-                    sums[2] += 1
+                    for sums in (
+                        self.daily.setdefault((fact.kpi, dimension, key, day), [0, 0, 0]),
+                        self.monthly.setdefault((fact.kpi, dimension, key, month), [0, 0, 0]),
+                    ):
+                        sums[0] += value
+                        sums[1] += denominator
+                        sums[2] += 1
 
     def statements(self, dialect: str) -> list[tuple[Executable, list[dict[str, Any]]]]:
         """The upserts that add these to the aggregates, with their rows."""
         upserts = _upserts(dialect)
         found: list[tuple[Executable, list[dict[str, Any]]]] = []
-        if self.daily:
-            rows = [
-                {
-                    "kpi": k,
-                    "dimension": d,
-                    "key": key,
-                    "day": day,
-                    "value": v,
-                    "denominator": n,
-                    "facts": c,
-                }
-                for (k, d, key, day), (v, n, c) in sorted(self.daily.items())
-            ]
-            found.append((upserts["daily"], rows))
+        for name, period, sums in (
+            ("daily", "day", self.daily),
+            ("monthly", "month", self.monthly),
+        ):
+            if sums:
+                rows = [
+                    {
+                        "kpi": k,
+                        "dimension": d,
+                        "key": key,
+                        period: at,
+                        "value": v,
+                        "denominator": n,
+                        "facts": c,
+                    }
+                    for (k, d, key, at), (v, n, c) in sorted(sums.items())
+                ]
+                found.append((upserts[name], rows))
+        columns = ("kpi", "dimension", "grain", "period", "key")
         if self.items:
-            rows = [
-                {"kpi": k, "dimension": d, "key": key, "day": day, "item": item}
-                for k, d, key, day, item in sorted(self.items)
-            ]
+            rows = [dict(zip((*columns, "item"), row, strict=True)) for row in sorted(self.items)]
             found.append((upserts["items"], rows))
         if self.values:
-            rows = [
-                {"kpi": k, "dimension": d, "key": key, "day": day, "value": value}
-                for k, d, key, day, value in self.values
-            ]
+            rows = [dict(zip((*columns, "value"), row, strict=True)) for row in self.values]
             found.append((upserts["values"], rows))
         if self.keys:
             rows = [
@@ -134,18 +158,21 @@ def _upserts(dialect: str) -> dict[str, Executable]:
     """Core statements (built once: cheaper than the ORM's bulk path), for `sqlite` or
     `postgresql`: they add to existing rows rather than replace them."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    daily, items, values, keys, state = (
-        _table(model) for model in (KpiDaily, KpiItem, KpiValue, KpiKey, FoldState)
+    daily, monthly, items, values, keys, state = (
+        _table(model) for model in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey, FoldState)
     )
-    add_daily = insert(daily)
-    add_daily = add_daily.on_conflict_do_update(
-        index_elements=["kpi", "dimension", "key", "day"],
-        set_={
-            "value": daily.c.value + add_daily.excluded.value,
-            "denominator": daily.c.denominator + add_daily.excluded.denominator,
-            "facts": daily.c.facts + add_daily.excluded.facts,
-        },
-    )
+
+    def add_sums(table: Table, period: str) -> Executable:
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=["kpi", "dimension", period, "key"],
+            set_={
+                "value": table.c.value + stmt.excluded.value,
+                "denominator": table.c.denominator + stmt.excluded.denominator,
+                "facts": table.c.facts + stmt.excluded.facts,
+            },
+        )
+
     add_keys = insert(keys)
     add_keys = add_keys.on_conflict_do_update(
         index_elements=["kpi", "dimension", "key"],
@@ -157,7 +184,8 @@ def _upserts(dialect: str) -> dict[str, Executable]:
         index_elements=["key"], set_={"value": set_state.excluded.value}
     )
     return {
-        "daily": add_daily,
+        "daily": add_sums(daily, "day"),
+        "monthly": add_sums(monthly, "month"),
         "items": insert(items).on_conflict_do_nothing(),
         "values": insert(values),
         "keys": add_keys,
@@ -220,14 +248,14 @@ async def reset_stream(session: AsyncSession, source: str) -> None:
     kpis = _stream_kpis(source)
     await session.execute(delete(StoredEvent).where(StoredEvent.stream == stream_of(source)))
     await session.execute(delete(FoldState).where(FoldState.stream == source))
-    for table in (KpiDaily, KpiItem, KpiValue, KpiKey):
+    for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey):
         await session.execute(delete(table).where(table.kpi.in_(kpis)))
 
 
 def backfill(connection: Connection, *, batch: int = 5000) -> int:
     """Rebuild every aggregate from the log, in the order the events were received (used by
     the migration that introduced the aggregates; synchronous). Returns the events read."""
-    for table in (KpiDaily, KpiItem, KpiValue, KpiKey, FoldState):
+    for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey, FoldState):
         connection.execute(delete(table))
     state: dict[str, Any] = {}
     streams: dict[str, str] = {}

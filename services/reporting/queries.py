@@ -1,117 +1,212 @@
 """KPI values per period bucket (and dimension key), read from the aggregates.
 
-One grouped query per kind of aggregation, bucketed in the database: sums and counts (stocks
-add the level before the first bucket), distinct items, and the values of medians (the median
-itself is taken here).
+Calendar buckets (months, quarters, years) read the monthly sums, the distinct items and the
+median values kept per calendar period: a count of rows, a few hundred sums, a median found
+along an index. Custom ranges read the daily rows instead. Stocks add the level before the
+first bucket. Everything is grouped in the database; only the results come back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from services.reporting.kpis import BY_NAME, Kpi, present
-from services.reporting.models import TOTAL, KpiDaily, KpiItem, KpiKey, KpiValue
+from services.reporting.models import (
+    TOTAL,
+    KpiDaily,
+    KpiItem,
+    KpiKey,
+    KpiMonthly,
+    KpiValue,
+)
 from services.reporting.periods import Period
-from services.reporting.projection import unscaled
+from services.reporting.projection import month_index, unscaled
 
 Cell = tuple[str, str, str, int]
 """(kpi, dimension, key, bucket index)."""
 
 
-def _bucket(day: Any, periods: Sequence[Period]) -> ColumnElement[int]:
-    return case(*((day < p.end.toordinal(), i) for i, p in enumerate(periods)), else_=-1)
+@dataclass(frozen=True)
+class Scope:
+    kpis: Sequence[str]
+    dims: Sequence[str]
+    periods: Sequence[Period]
+
+    @property
+    def calendar(self) -> bool:
+        """Whole months, quarters or years (else a custom range, read by day)."""
+        return all(p.granularity != "range" for p in self.periods)
+
+    @property
+    def grain(self) -> str:
+        return self.periods[0].granularity if self.calendar else "day"
+
+    def labels(self) -> dict[str, int]:
+        return {p.label: i for i, p in enumerate(self.periods)}
 
 
-def _inside(table: Any, kpis: Sequence[str], dims: Sequence[str], periods: Sequence[Period]) -> Any:
-    return and_(
-        table.kpi.in_(kpis),
-        table.dimension.in_(dims),
-        table.day >= periods[0].start.toordinal(),
-        table.day < periods[-1].end.toordinal(),
-    )
+def _bucket(column: Any, bounds: Sequence[Any]) -> ColumnElement[int]:
+    """Index of the bucket a value falls in, given each bucket's (exclusive) upper bound."""
+    return case(*((column < bound, i) for i, bound in enumerate(bounds)), else_=-1)
 
 
-async def _sums(
-    session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], periods: Sequence[Period]
-) -> dict[Cell, tuple[int, int, int]]:
-    if not kpis:
+def _month_bounds(scope: Scope) -> tuple[int, int, list[int]]:
+    periods = scope.periods
+    ends = [month_index(p.end) for p in periods]
+    return month_index(periods[0].start), ends[-1], ends
+
+
+async def _sums(session: AsyncSession, scope: Scope) -> dict[Cell, tuple[int, int, int]]:
+    if not scope.kpis:
         return {}
-    bucket = _bucket(KpiDaily.day, periods).label("bucket")
+    table: Any = KpiMonthly if scope.calendar else KpiDaily
+    at = table.month if scope.calendar else table.day
+    if scope.calendar:
+        first, end, ends = _month_bounds(scope)
+    else:
+        first = scope.periods[0].start.toordinal()
+        ends = [p.end.toordinal() for p in scope.periods]
+        end = ends[-1]
+    bucket = _bucket(at, ends).label("bucket")
     rows = await session.execute(
         select(
-            KpiDaily.kpi,
-            KpiDaily.dimension,
-            KpiDaily.key,
+            table.kpi,
+            table.dimension,
+            table.key,
             bucket,
-            func.sum(KpiDaily.value),
-            func.sum(KpiDaily.denominator),
-            func.sum(KpiDaily.facts),
+            func.sum(table.value),
+            func.sum(table.denominator),
+            func.sum(table.facts),
         )
-        .where(_inside(KpiDaily, kpis, dims, periods))
-        .group_by(KpiDaily.kpi, KpiDaily.dimension, KpiDaily.key, bucket)
+        .where(
+            table.kpi.in_(scope.kpis),
+            table.dimension.in_(scope.dims),
+            at >= first,
+            at < end,
+        )
+        .group_by(table.kpi, table.dimension, table.key, bucket)
     )
     return {(k, d, key, b): (int(v), int(n), int(c)) for k, d, key, b, v, n, c in rows}
 
 
 async def _levels_before(
-    session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], day: int
+    session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], day: date
 ) -> dict[tuple[str, str, str], int]:
+    """Stock levels at the start of `day`: whole months from the monthly sums, the days of
+    the month before `day` from the daily ones."""
     if not kpis:
         return {}
-    rows = await session.execute(
-        select(KpiDaily.kpi, KpiDaily.dimension, KpiDaily.key, func.sum(KpiDaily.value))
-        .where(KpiDaily.kpi.in_(kpis), KpiDaily.dimension.in_(dims), KpiDaily.day < day)
-        .group_by(KpiDaily.kpi, KpiDaily.dimension, KpiDaily.key)
-    )
-    return {(k, d, key): int(v) for k, d, key, v in rows}
-
-
-async def _distinct(
-    session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], periods: Sequence[Period]
-) -> dict[Cell, int]:
-    if not kpis:
-        return {}
-    bucket = _bucket(KpiItem.day, periods).label("bucket")
-    rows = await session.execute(
-        select(
-            KpiItem.kpi, KpiItem.dimension, KpiItem.key, bucket, func.count(KpiItem.item.distinct())
+    levels: dict[tuple[str, str, str], int] = defaultdict(int)
+    month_start = date(day.year, day.month, 1).toordinal()
+    for table, condition in (
+        (KpiMonthly, KpiMonthly.month < month_index(day)),
+        (KpiDaily, and_(KpiDaily.day >= month_start, KpiDaily.day < day.toordinal())),
+    ):
+        rows = await session.execute(
+            select(table.kpi, table.dimension, table.key, func.sum(table.value))
+            .where(table.kpi.in_(kpis), table.dimension.in_(dims), condition)
+            .group_by(table.kpi, table.dimension, table.key)
         )
-        .where(_inside(KpiItem, kpis, dims, periods))
+        for k, d, key, value in rows:
+            levels[(k, d, key)] += int(value)
+    return levels
+
+
+def _period_rows(table: Any, scope: Scope) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The bucket expression and the conditions of the item/value rows of a scope."""
+    conditions = [
+        table.kpi.in_(scope.kpis),
+        table.dimension.in_(scope.dims),
+        table.grain == scope.grain,
+    ]
+    if scope.calendar:
+        conditions.append(table.period.in_(list(scope.labels())))
+        return table.period, conditions
+    periods = scope.periods
+    conditions += [
+        table.period >= periods[0].start.isoformat(),
+        table.period < periods[-1].end.isoformat(),
+    ]
+    return _bucket(table.period, [p.end.isoformat() for p in periods]), conditions
+
+
+def _cells(scope: Scope, rows: Any) -> dict[Cell, Any]:
+    """Rows `(kpi, dimension, key, bucket, value)` by cell; a calendar bucket is a label."""
+    labels = scope.labels()
+    found: dict[Cell, Any] = {}
+    for k, d, key, bucket, value in rows:
+        index = labels[bucket] if scope.calendar else int(bucket)
+        found[(k, d, key, index)] = value
+    return found
+
+
+async def _distinct(session: AsyncSession, scope: Scope) -> dict[Cell, int]:
+    if not scope.kpis:
+        return {}
+    bucket, conditions = _period_rows(KpiItem, scope)
+    bucket = bucket.label("bucket")
+    # A calendar period holds each item once: counting rows is enough.
+    counted = func.count() if scope.calendar else func.count(KpiItem.item.distinct())
+    rows = await session.execute(
+        select(KpiItem.kpi, KpiItem.dimension, KpiItem.key, bucket, counted)
+        .where(*conditions)
         .group_by(KpiItem.kpi, KpiItem.dimension, KpiItem.key, bucket)
     )
-    return {(k, d, key, b): int(n) for k, d, key, b, n in rows}
+    return {cell: int(n) for cell, n in _cells(scope, rows).items()}
 
 
-async def _medians(
-    session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], periods: Sequence[Period]
-) -> dict[Cell, Decimal]:
-    if not kpis:
+async def _medians(session: AsyncSession, scope: Scope) -> dict[Cell, Decimal]:
+    """Exact medians computed in the database: the middle row (or the two middle rows) of
+    each bucket's values in order."""
+    if not scope.kpis:
         return {}
-    bucket = _bucket(KpiValue.day, periods).label("bucket")
-    rows = await session.execute(
-        select(KpiValue.kpi, KpiValue.dimension, KpiValue.key, bucket, KpiValue.value).where(
-            _inside(KpiValue, kpis, dims, periods)
+    bucket, conditions = _period_rows(KpiValue, scope)
+    inner = (
+        select(
+            KpiValue.kpi, KpiValue.dimension, KpiValue.key, bucket.label("bucket"), KpiValue.value
         )
+        .where(*conditions)
+        .subquery()
     )
-    values: dict[Cell, list[int]] = defaultdict(list)
-    for k, d, key, b, value in rows:
-        values[(k, d, key, b)].append(value)
-    return {cell: _median(found) for cell, found in values.items()}
-
-
-def _median(values: list[int]) -> Decimal:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return unscaled(ordered[middle])
-    return (unscaled(ordered[middle - 1]) + unscaled(ordered[middle])) / 2
+    group = [inner.c.kpi, inner.c.dimension, inner.c.bucket, inner.c.key]
+    numbered = select(
+        *group,
+        inner.c.value,
+        func.row_number().over(partition_by=group, order_by=inner.c.value).label("rank"),
+        func.count().over(partition_by=group).label("size"),
+    ).subquery()
+    middle: Select[Any] = (
+        select(
+            numbered.c.kpi,
+            numbered.c.dimension,
+            numbered.c.key,
+            numbered.c.bucket,
+            func.sum(numbered.c.value),
+            func.count(),
+        )
+        .where(
+            or_(
+                numbered.c.rank == (numbered.c.size + 1) // 2,
+                numbered.c.rank == (numbered.c.size + 2) // 2,
+            )
+        )
+        .group_by(numbered.c.kpi, numbered.c.dimension, numbered.c.key, numbered.c.bucket)
+    )
+    rows = await session.execute(middle)
+    return {
+        cell: unscaled(int(total)) / count
+        for cell, (total, count) in _cells(
+            scope, ((k, d, key, b, (total, n)) for k, d, key, b, total, n in rows)
+        ).items()
+    }
 
 
 async def _keys(
@@ -157,32 +252,28 @@ async def kpi_items(
     by: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Items `{"kpi", "period", "dimension", "key", "value"}`: the total of every KPI in every
-    bucket (contiguous periods, in order), then, for each dimension of `by`, every key seen for
-    that KPI up to the last bucket, in every bucket (zero, or null for an undefined
-    median/mean/ratio, when nothing happened)."""
+    bucket (contiguous periods of one granularity, in order), then, for each dimension of `by`,
+    every key seen for that KPI up to the last bucket, in every bucket (zero, or null for an
+    undefined median/mean/ratio, when nothing happened)."""
     dims = [TOTAL, *by]
     of: dict[str, list[str]] = defaultdict(list)
     for name in kpis:
         aggregation = BY_NAME[name].aggregation
-        group = aggregation if aggregation in ("distinct", "median") else "sums"
-        of[group].append(name)
+        of[aggregation if aggregation in ("distinct", "median") else "sums"].append(name)
         if aggregation == "stock":
             of["stock"].append(name)
-    first, end = periods[0].start.toordinal(), periods[-1].end.toordinal()
-    sums = await _sums(session, of["sums"], dims, periods)
-    levels = await _levels_before(session, of["stock"], dims, first)
-    distinct = await _distinct(session, of["distinct"], dims, periods)
-    medians = await _medians(session, of["median"], dims, periods)
-    keys = await _keys(session, kpis, by, end)
+    sums = await _sums(session, Scope(of["sums"], dims, periods))
+    levels = await _levels_before(session, of["stock"], dims, periods[0].start)
+    distinct = await _distinct(session, Scope(of["distinct"], dims, periods))
+    medians = await _medians(session, Scope(of["median"], dims, periods))
+    keys = await _keys(session, kpis, by, periods[-1].end.toordinal())
 
     items: list[dict[str, Any]] = []
     for name in kpis:
         kpi = BY_NAME[name]
         rows = [(TOTAL, TOTAL)] + [(d, key) for d in by for key in keys.get((name, d), [])]
         for dimension, key in rows:
-            level = Decimal(0)
-            if kpi.aggregation == "stock":
-                level = unscaled(levels.get((name, dimension, key), 0))
+            level = unscaled(levels.get((name, dimension, key), 0))
             for index, period in enumerate(periods):
                 value = _value(kpi, (name, dimension, key, index), sums, distinct, medians)
                 if kpi.aggregation == "stock":

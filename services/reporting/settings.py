@@ -13,11 +13,6 @@ class ReportingSettings(ServiceSettings):
     database_url: str | None = Field(default=None, validation_alias="CLOCK_REPORTING_DATABASE_URL")
     host: str = Field(default="127.0.0.1", validation_alias="CLOCK_REPORTING_HOST")
     port: int = Field(default=8104, validation_alias="CLOCK_REPORTING_PORT")
-    dashboard_origins: str = Field(
-        default="",
-        validation_alias="CLOCK_REPORTING_DASHBOARD_ORIGINS",
-        description="Comma-separated origins of dashboards allowed by CORS.",
-    )
 
     auto_issue: str = Field(
         default="month,quarter,year",
@@ -40,6 +35,3 @@ class ReportingSettings(ServiceSettings):
     def auto_issue_granularities(self) -> list[Granularity]:
         wanted = {g.strip() for g in self.auto_issue.split(",") if g.strip()}
         return [g for g in GRANULARITIES if g in wanted]
-
-    def cors_origins(self) -> list[str]:
-        return [o.strip() for o in self.dashboard_origins.split(",") if o.strip()]

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,14 @@ def fresh_ports() -> dict[str, int]:
     return {name: free_port() for name in names}
 
 
-def start_platform(data_dir: Path, ports: dict[str, int], timeout: float = 90) -> RunningPlatform:
-    env = platform_env(data_dir, ports)
+def start_platform(
+    data_dir: Path,
+    ports: dict[str, int],
+    timeout: float = 90,
+    env: Mapping[str, str] | None = None,
+) -> RunningPlatform:
+    """`clock run` in a subprocess; `env` adds `CLOCK_*` settings of the test's own."""
+    env = {**platform_env(data_dir, ports), **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "clock_cli.main", "run"],
         env=env,
@@ -79,6 +85,11 @@ def platform_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         env[f"CLOCK_{name}_PORT"] = str(port)
         if name not in ("GATEWAY", "NATS"):
             env[f"CLOCK_{name}_URL"] = f"http://127.0.0.1:{port}"
+    # Tests call far faster than any client may, all from 127.0.0.1: the gateway's rate limits
+    # are raised here (their defaults are tested in tests/integration/gateway).
+    for role in ("REGION", "CENTRE", "PARTNER", "FIRM", "ANONYMOUS"):
+        env[f"CLOCK_GATEWAY_RATE_LIMIT_{role}"] = "100000/minute"
+    env["CLOCK_GATEWAY_AUTH_FAILURE_LIMIT"] = "100000/minute"
     return env
 
 

@@ -39,9 +39,67 @@ def test_gateway_and_every_service_are_ready(platform: RunningPlatform) -> None:
     # The gateway opens only once every service is ready: no waiting here.
     assert httpx.get(f"{platform.gateway}/healthz").status_code == 200
     for service in SERVICES:
-        response = httpx.get(f"{platform.gateway}/api/v1/{service}/readyz")
+        port = platform.ports[service.upper()]
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz")  # probes reach a service itself
         assert response.status_code == 200, (service, response.text)
         assert response.json()["checks"]["nats"]["ok"] is True
+        # ... never through the gateway: its probes and metrics are internal
+        for internal in ("readyz", "healthz", "metrics"):
+            blocked = httpx.get(f"{platform.gateway}/api/v1/{service}/{internal}")
+            assert blocked.status_code == 404, (service, internal)
+            assert blocked.headers["content-type"] == "application/problem+json"
+
+
+def test_the_gateway_hardening_in_the_running_platform(platform: RunningPlatform) -> None:
+    application = {
+        "organisation": {
+            "name": "Consorzio Pietre Apuane",
+            "kind": "technology_transfer_centre",
+            "vat_number": "01234560470",
+            "province": "MS",
+            "municipality": "Carrara",
+        },
+        "declarations": {
+            "operates_in_tuscany": True,
+            "operates_in_technology_transfer": True,
+            "offer": "Prove su materiali lapidei.",
+        },
+        "representative": {
+            "full_name": "Paolo Neri",
+            "email": "paolo.neri@example.org",
+            "position": "Direttore",
+        },
+    }
+    headers = {"Idempotency-Key": "apuane-application-1"}
+    with httpx.Client(base_url=platform.gateway, timeout=30) as anonymous:
+        first = anonymous.post("/api/v1/membership/applications", json=application, headers=headers)
+        retry = anonymous.post("/api/v1/membership/applications", json=application, headers=headers)
+        banner = anonymous.get("/api/v1/whoami")
+    assert first.status_code == 201, first.text
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+
+    # no banners, the security headers, and the rate limit of the caller
+    assert "server" not in banner.headers
+    assert banner.headers["x-content-type-options"] == "nosniff"
+    assert banner.headers["x-frame-options"] == "DENY"
+    assert int(banner.headers["ratelimit-limit"]) > 0
+
+    region = {"Authorization": f"Bearer {platform.region_key}"}
+    with httpx.Client(base_url=platform.gateway, headers=region, timeout=30) as client:
+        applications = client.get("/api/v1/membership/applications", params={"limit": 100})
+        audit = client.get("/api/v1/audit", params={"path_prefix": "/api/v1/membership/app"})
+    assert applications.status_code == 200, applications.text
+    same = [
+        item
+        for item in applications.json()["items"]
+        if item["organisation"].get("vat_number") == "01234560470"
+    ]
+    assert len(same) == 1, "one application, not two"
+    assert audit.status_code == 200, audit.text
+    assert [entry["idempotent_replay"] for entry in audit.json()["items"]] == [True, False]
+    assert "cache-control" in audit.headers and audit.headers["cache-control"] == "no-store"
 
 
 def test_first_start_prints_a_region_key(platform: RunningPlatform) -> None:

@@ -44,6 +44,7 @@ async def test_merged_document_prefixes_paths_and_renames_components(
     assert document["info"]["x-unavailable-services"] == ["membership", "reporting"]
     assert set(document["paths"]) == {
         "/api/v1/whoami",
+        "/api/v1/audit",
         "/api/v1/catalog/labs",
         "/api/v1/catalog/search",
         "/api/v1/matching/demands",

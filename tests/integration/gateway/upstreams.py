@@ -3,9 +3,12 @@ union, and a model name both services use."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Annotated, Literal
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 
@@ -91,5 +94,52 @@ def matching_like() -> FastAPI:
     @app.get("/items", response_model=list[Item])
     async def items() -> list[Item]:
         return []
+
+    return app
+
+
+def demands_service() -> FastAPI:
+    """A matching-like service that creates demands and counts them; `app.state.gate` holds
+    each creation until it is set, `app.state.fail_next` answers the next creation with 503."""
+    app = FastAPI(title="Demands")
+    app.state.demands = {}
+    app.state.received = 0
+    app.state.gate = asyncio.Event()
+    app.state.gate.set()
+    app.state.fail_next = False
+
+    @app.post("/demands", status_code=201)
+    async def create(request: Request) -> Response:
+        app.state.received += 1
+        payload = await request.json()
+        await app.state.gate.wait()
+        if app.state.fail_next:
+            app.state.fail_next = False
+            return JSONResponse({"detail": "database down"}, status_code=503)
+        if not payload.get("title"):
+            return JSONResponse({"detail": "title is required"}, status_code=422)
+        demand_id = str(uuid.uuid4())
+        app.state.demands[demand_id] = payload
+        return JSONResponse(
+            {"id": demand_id, "title": payload["title"], "status": "open"},
+            status_code=201,
+            headers={
+                "Location": f"/demands/{demand_id}",
+                "ETag": '"1"',
+                "Set-Cookie": "tracking=1",
+                "X-Powered-By": "Demands/1.0",
+            },
+        )
+
+    @app.patch("/demands/{demand_id}")
+    async def update(demand_id: str, request: Request) -> Response:
+        app.state.received += 1
+        app.state.demands[demand_id] = {**app.state.demands.get(demand_id, {}), "patched": True}
+        return JSONResponse({"id": demand_id, "version": app.state.received})
+
+    @app.api_route("/demands/{demand_id}", methods=["GET", "PUT", "DELETE"])
+    async def other(demand_id: str) -> Response:
+        app.state.received += 1
+        return JSONResponse({"id": demand_id, "seen": app.state.received})
 
     return app

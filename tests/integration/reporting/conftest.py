@@ -85,7 +85,6 @@ class Service:
             "nats_url": self.nats_server.url,
             "principal_secret": SECRET,
             "data_dir": self.tmp_path,
-            "dashboard_origins": "https://dashboard.example.org",
             "auto_issue": "",
         }
         options.update(overrides)

@@ -4,12 +4,13 @@ PostgreSQL): events are logged and projected as the consumers do, then queried."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from kernel.events import CloudEvent
-from services.reporting import projection, service
-from services.reporting.kpis import CATALOGUE
+from services.reporting import projection, queries, service
+from services.reporting.kpis import CATALOGUE, KPI_NAMES
+from services.reporting.periods import custom
 from tests.integration.reporting import builders as b
 from tests.integration.reporting.conftest import Kpis, Values
 
@@ -170,3 +171,39 @@ async def test_the_backfill_from_the_log_gives_the_same_aggregates(kpis: Kpis) -
         await session.commit()
     assert read == len(b.scenario())
     assert await kpis.items(by=by) == expected
+
+
+async def test_a_custom_range_of_whole_months_reads_the_same_as_the_months(kpis: Kpis) -> None:
+    """Calendar periods read the monthly and per-period aggregates, ranges the daily ones."""
+    await kpis.log(b.scenario())
+    by = ("centre", "s3", "kind", "size_class")
+    for label, first, end in (
+        ("2026-01", (2026, 1, 1), (2026, 2, 1)),
+        ("2026-Q1", (2026, 1, 1), (2026, 4, 1)),
+    ):
+        calendar = await kpis.items(periods=[label], by=by)
+        async with kpis.sessionmaker() as session:
+            ranged = await queries.kpi_items(
+                session, [custom(date(*first), date(*end))], KPI_NAMES, by
+            )
+        assert [(i["kpi"], i["key"], i["value"]) for i in ranged] == [
+            (i["kpi"], i["key"], i["value"]) for i in calendar
+        ]
+
+
+async def test_medians_of_an_even_and_an_odd_number_of_values(kpis: Kpis) -> None:
+    firm = b.firm("f1")
+    events = []
+    for index, hours in enumerate((1, 2, 4, 10)):
+        demand = f"d{index}"
+        events.append(b.demand(demand, firm, b.at(2026, 5, 4)))
+        events.append(
+            b.introduction(f"i{index}", demand, firm, b.at(2026, 5, 4) + timedelta(hours=hours))
+        )
+    await kpis.log(events[:6])
+    odd = await kpis.items(periods=["2026-05"], kpis=["hours_to_first_introduction"])
+    await kpis.log(events[6:])
+    even = await kpis.items(periods=["2026-05"], kpis=["hours_to_first_introduction"])
+    quarter = await kpis.items(periods=["2026-Q2"], kpis=["hours_to_first_introduction"])
+    assert odd[0]["value"] == "2.00"  # 1, 2, 4
+    assert even[0]["value"] == quarter[0]["value"] == "3.00"  # 1, 2, 4, 10

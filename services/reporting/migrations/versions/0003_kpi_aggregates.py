@@ -19,36 +19,45 @@ SEQUENCE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    op.create_table(
-        "kpi_daily",
-        sa.Column("kpi", sa.String(60), primary_key=True),
-        sa.Column("dimension", sa.String(20), primary_key=True),
-        sa.Column("key", sa.String(100), primary_key=True),
-        sa.Column("day", sa.Integer, primary_key=True),
-        sa.Column("value", sa.BigInteger, nullable=False),
-        sa.Column("denominator", sa.BigInteger, nullable=False),
-        sa.Column("facts", sa.BigInteger, nullable=False),
-    )
-    op.create_index("ix_kpi_daily_day", "kpi_daily", ["kpi", "dimension", "day"])
+    for name, period in (("kpi_daily", "day"), ("kpi_monthly", "month")):
+        op.create_table(
+            name,
+            sa.Column("kpi", sa.String(60), nullable=False),
+            sa.Column("dimension", sa.String(20), nullable=False),
+            sa.Column(period, sa.Integer, nullable=False),
+            sa.Column("key", sa.String(100), nullable=False),
+            sa.Column("value", sa.BigInteger, nullable=False),
+            sa.Column("denominator", sa.BigInteger, nullable=False),
+            sa.Column("facts", sa.BigInteger, nullable=False),
+            sa.PrimaryKeyConstraint("kpi", "dimension", period, "key"),
+            sqlite_with_rowid=False,
+        )
     op.create_table(
         "kpi_items",
-        sa.Column("kpi", sa.String(60), primary_key=True),
-        sa.Column("dimension", sa.String(20), primary_key=True),
-        sa.Column("key", sa.String(100), primary_key=True),
-        sa.Column("day", sa.Integer, primary_key=True),
-        sa.Column("item", sa.String(100), primary_key=True),
+        sa.Column("kpi", sa.String(60), nullable=False),
+        sa.Column("dimension", sa.String(20), nullable=False),
+        sa.Column("grain", sa.String(8), nullable=False),
+        sa.Column("period", sa.String(10), nullable=False),
+        sa.Column("key", sa.String(100), nullable=False),
+        sa.Column("item", sa.String(100), nullable=False),
+        sa.PrimaryKeyConstraint("kpi", "dimension", "grain", "period", "key", "item"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_kpi_items_day", "kpi_items", ["kpi", "dimension", "day"])
     op.create_table(
         "kpi_values",
         sa.Column("id", SEQUENCE_ID, primary_key=True, autoincrement=True),
         sa.Column("kpi", sa.String(60), nullable=False),
         sa.Column("dimension", sa.String(20), nullable=False),
+        sa.Column("grain", sa.String(8), nullable=False),
+        sa.Column("period", sa.String(10), nullable=False),
         sa.Column("key", sa.String(100), nullable=False),
-        sa.Column("day", sa.Integer, nullable=False),
         sa.Column("value", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_kpi_values_day", "kpi_values", ["kpi", "dimension", "day"])
+    op.create_index(
+        "ix_kpi_values_period",
+        "kpi_values",
+        ["kpi", "dimension", "grain", "period", "key", "value"],
+    )
     op.create_table(
         "kpi_keys",
         sa.Column("kpi", sa.String(60), primary_key=True),
@@ -74,9 +83,8 @@ def downgrade() -> None:
     op.drop_index("ix_fold_state_stream", table_name="fold_state")
     op.drop_table("fold_state")
     op.drop_table("kpi_keys")
-    op.drop_index("ix_kpi_values_day", table_name="kpi_values")
+    op.drop_index("ix_kpi_values_period", table_name="kpi_values")
     op.drop_table("kpi_values")
-    op.drop_index("ix_kpi_items_day", table_name="kpi_items")
     op.drop_table("kpi_items")
-    op.drop_index("ix_kpi_daily_day", table_name="kpi_daily")
+    op.drop_table("kpi_monthly")
     op.drop_table("kpi_daily")
