@@ -23,7 +23,14 @@ from services.matching.index import lab_tags
 from services.matching.models import AccessRequest, CatalogEntry, Firm
 from services.matching.paging import page
 from services.matching.schemas import AccessIn, AccessStatus
-from services.matching.service import Actor, flush, invalid, profile, require_org
+from services.matching.service import (
+    Actor,
+    flush,
+    invalid,
+    may_see_firm,
+    profile,
+    require_org,
+)
 
 
 def hours(start: datetime, end: datetime) -> float:
@@ -117,8 +124,13 @@ async def request_access(
         if firm_id not in (None, org):
             raise Forbidden("a firm requests access for itself only")
         firm_id = org
-    if firm_id is not None and await session.get(Firm, firm_id) is None:
-        raise NotFound(f"no firm {firm_id}", errors=[_field("firm_id", "unknown firm")])
+    if firm_id is not None:
+        firm = await session.get(Firm, firm_id)
+        if firm is None:
+            raise NotFound(f"no firm {firm_id}", errors=[_field("firm_id", "unknown firm")])
+        if principal.role in (Role.PARTNER, Role.CENTRE) and not may_see_firm(principal, firm):
+            # As for demands: on behalf of the firms it registered, not of any firm.
+            raise Forbidden("a partner or centre requests access only for the firms it registered")
     if data.start < now:
         raise invalid("start", "the window starts in the past")
     other = await _overlapping(session, equipment_id, data.start, data.end)

@@ -54,6 +54,8 @@ from services.reporting.periods import parse_period
 from services.reporting.settings import ReportingSettings
 
 SECRET = "bench-secret"
+WARM_UP, SAMPLES = 10, 300
+"""Requests per query: the first are not timed."""
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2026, 10, 1, tzinfo=UTC)
 PROVINCES = ("FI", "PO", "PI", "LU", "SI", "AR", "LI", "GR", "PT", "MS")
@@ -422,9 +424,23 @@ async def _run(database_url: str, events: int, batch: int, folder: Path) -> dict
 
 
 async def _queries(database_url: str, folder: Path, now: datetime) -> dict[str, Any]:
+    from clock_cli.nats_server import NatsServer
+
+    # A real broker, as in production: the app's consumers idle on it while the queries run.
+    server = NatsServer(folder / "nats", log_file=folder / "nats.log")
+    server.start()
+    try:
+        return await _timed_queries(database_url, folder, now, server.url)
+    finally:
+        server.stop()
+
+
+async def _timed_queries(
+    database_url: str, folder: Path, now: datetime, nats_url: str
+) -> dict[str, Any]:
     settings = ReportingSettings(
         database_url=database_url,
-        nats_url="nats://127.0.0.1:1",  # no broker needed: the queries read the database
+        nats_url=nats_url,
         principal_secret=SECRET,
         data_dir=folder,
         auto_issue="",
@@ -443,14 +459,14 @@ async def _queries(database_url: str, folder: Path, now: datetime) -> dict[str, 
         async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
             for name, url in queries.items():
                 timings = []
-                for round_ in range(110):
+                for round_ in range(WARM_UP + SAMPLES):
                     headers = {PRINCIPAL_HEADER: sign(principal, SECRET)}
                     started = time.perf_counter()
                     response = await client.get(url, headers=headers)
                     elapsed = time.perf_counter() - started
                     if response.status_code != 200:
                         raise RuntimeError(f"{url}: {response.status_code} {response.text}")
-                    if round_ >= 10:  # warm-up
+                    if round_ >= WARM_UP:
                         timings.append(elapsed)
                 found[name] = _ms(timings)
     baseline = found["definitions (baseline)"]["p50"]

@@ -100,19 +100,21 @@ def test_from_demand_to_engagement(platform: RunningPlatform, data_dir: Path) ->
     )["id"]
     firm = gateway_client(platform, create_api_key(platform, data_dir, "firm", firm_id))
 
-    demand = created(
-        firm.post(
-            "/api/v1/matching/demands",
-            json={
-                "firm_id": firm_id,
-                "title": "Analisi dei polifenoli del nostro olio",
-                "description": "Piccolo frantoio: vogliamo il claim salutistico in etichetta.",
-                "needs": [{"text": "Misurare i biofenoli dell'olio con HPLC per il claim"}],
-                "trl_current": 6,
-                "trl_target": 8,
-            },
-        )
-    )
+    submission = {
+        "firm_id": firm_id,
+        "title": "Analisi dei polifenoli del nostro olio",
+        "description": "Piccolo frantoio: vogliamo il claim salutistico in etichetta.",
+        "needs": [{"text": "Misurare i biofenoli dell'olio con HPLC per il claim"}],
+        "trl_current": 6,
+        "trl_target": 8,
+    }
+    once = {"Idempotency-Key": "frantoio-demand-1"}
+    demand = created(firm.post("/api/v1/matching/demands", json=submission, headers=once))
+    # The firm's connection dropped the answer: it sends the same request again, and gets the
+    # same demand back, not a second one (the reporting test below counts two demands in all).
+    retry = firm.post("/api/v1/matching/demands", json=submission, headers=once)
+    assert retry.status_code == 201 and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["id"] == demand["id"]
     top: list[dict[str, Any]] = []
 
     def english_lab_in_top_three() -> bool:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from kernel.principal import Role
-from tests.integration.matching.conftest import COSVIG, PIN, TLS, Catalogue, Service, as_
+from tests.integration.matching.conftest import (
+    COSVIG,
+    OTHER_VAT,
+    PIN,
+    TLS,
+    Catalogue,
+    Service,
+    as_,
+)
 
 
 def window(day: int, start: int, end: int) -> dict[str, str]:
@@ -104,3 +112,24 @@ async def test_concurrent_approvals_cannot_double_book(svc: Service, cat: Catalo
         )
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(200) == 1 and statuses.count(409) == 3, [a.text for a in answers]
+
+
+async def test_partners_and_centres_ask_only_for_the_firms_they_registered(
+    svc: Service, cat: Catalogue
+) -> None:
+    """As for demands: a partner or a centre acts for the firms it registered, not for any firm
+    of the platform (found by the authorisation matrix)."""
+    partner = as_(Role.PARTNER, "00000000-0000-0000-0000-0000000000aa")
+    theirs = await svc.firm(headers=partner)
+    regions = await svc.firm(vat=OTHER_VAT)
+    url = f"/equipment/{cat.digesters}/access-requests"
+    cases = (
+        (partner, regions, 403),
+        (as_(Role.CENTRE, TLS), theirs, 403),
+        (partner, theirs, 201),
+        (as_(Role.REGION), regions, 201),
+    )
+    for day, (headers, firm_id, status) in enumerate(cases, start=2):
+        body = window(day, 8, 9) | {"firm_id": firm_id}
+        response = await svc.client.post(url, json=body, headers=headers)
+        assert response.status_code == status, (headers, response.text)
