@@ -239,10 +239,11 @@ class GatewaySettings(CommonSettings):
         "matching prefix wins, other paths use CLOCK_GATEWAY_UPSTREAM_TIMEOUT.",
     )
     blocked_paths: CommaList = Field(
-        default_factory=lambda: ["/metrics", "/healthz", "/readyz"],
+        default_factory=lambda: ["/metrics"],
         validation_alias="CLOCK_GATEWAY_BLOCKED_PATHS",
         description="Paths of every service (and below them) the gateway never passes on: "
-        "404. Probes and Prometheus reach the services directly.",
+        "404. Prometheus scrapes the services directly; their readiness stays readable through "
+        "the gateway (`/api/v1/<service>/readyz`), as operators check it.",
     )
 
     # --- browsers and response headers ----------------------------------------------------------

@@ -334,7 +334,7 @@ def test_hardening_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.max_body_bytes == 1_048_576
     assert (settings.max_json_depth, settings.max_json_array_length) == (32, 1000)
     assert settings.idempotency_ttl == 86_400
-    assert settings.blocked_paths == ["/metrics", "/healthz", "/readyz"]
+    assert settings.blocked_paths == ["/metrics"]
     assert settings.cors_origins == [] and settings.hsts_max_age == 0
 
 

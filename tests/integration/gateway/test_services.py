@@ -40,12 +40,16 @@ async def test_a_real_service_accepts_the_principal_the_gateway_signs(
     gateway: Gateway = await start_gateway(upstreams={"catalog": catalog})
     _, key = await gateway.create_key(Role.REGION)
 
-    # the service's probes and metrics are for the operators, not for clients of the gateway
-    for internal in ("healthz", "readyz", "metrics", "metrics/", "%6Detrics", "readyz?x=1"):
+    # the service's metrics are for Prometheus, not for clients of the gateway
+    for internal in ("metrics", "metrics/", "%6Detrics", "metrics?x=1"):
         response = await gateway.client.get(f"/api/v1/catalog/{internal}")
         assert response.status_code == 404, internal
         assert response.headers["content-type"].startswith("application/problem+json")
         assert "clock_http_requests_total" not in response.text
+    # its readiness is readable through the gateway (here: not ready, NATS is unreachable)
+    through = await gateway.client.get("/api/v1/catalog/readyz")
+    assert through.status_code == 503
+    assert through.json()["checks"]["nats"] == {"ok": False}
 
     # probed directly, the service says it is not ready: NATS is unreachable
     async with httpx.AsyncClient(
