@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kernel import metrics
 from kernel.bus import Bus
 from kernel.events import CloudEvent, EventRegistry, parse_type, registry, stream_of
+from kernel.faults import NO_FAULTS, FaultPoint, Faults
 from kernel.leases import Lease
 from kernel.tables import dead_letters, inbox, projection_versions
 from kernel.tasks import cancel_and_wait
@@ -75,6 +76,7 @@ class Consumer:
     skip_stale: bool = True
     """Skip an event older than the projection's version of its aggregate. An event log that
     keeps everything (reporting) turns it off."""
+    faults: Faults = NO_FAULTS
     on_outcome: Callable[[CloudEvent[Any] | None, Outcome], None] | None = None
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -196,6 +198,7 @@ class Consumer:
             )
             await message.nak(delay=min(self.retry_delay * 2 ** (deliveries - 1), 30.0))
             return self._count(event, Outcome.RETRY)
+        self.faults.hit(FaultPoint.COMMIT_BEFORE_ACK)
         await self.ack(message)
         return self._count(event, outcome)
 

@@ -22,6 +22,7 @@ from kernel import metrics
 from kernel.bus import Bus
 from kernel.context import request_id_var, traceparent_var
 from kernel.events import CloudEvent, EventData, EventRegistry, registry, subject_of
+from kernel.faults import NO_FAULTS, FaultPoint, Faults
 from kernel.leases import Lease
 from kernel.tables import outbox
 from kernel.tasks import cancel_and_wait
@@ -70,6 +71,7 @@ class OutboxRelay:
     poll_interval: float = 0.25
     lease_ttl: float = 10.0
     ack_timeout: float = 5.0
+    faults: Faults = NO_FAULTS
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -166,6 +168,7 @@ class OutboxRelay:
         for future in futures[len(acked) :]:
             future.cancel()
         if acked:
+            self.faults.hit(FaultPoint.PUBLISH_BEFORE_MARK)
             now = datetime.now(UTC)
             async with self.sessionmaker() as session:
                 await session.execute(

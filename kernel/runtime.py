@@ -22,6 +22,7 @@ from kernel.consumer import Consumer, Handler
 from kernel.db import create_engine
 from kernel.errors import install_problem_handlers
 from kernel.events import EventRegistry, registry
+from kernel.faults import FaultPoint, Faults
 from kernel.http import (
     BodySizeLimit,
     RequestContextMiddleware,
@@ -51,6 +52,9 @@ class ServiceRuntime:
     async def __aenter__(self) -> ServiceRuntime:
         settings = self.settings
         name = settings.service_name
+        faults = Faults.parse(settings.faults)
+        if faults:
+            log.warning("fault injection is on: %s", settings.faults)
         self.engine: AsyncEngine = create_engine(
             settings.sqlalchemy_url, echo=settings.database_echo
         )
@@ -77,11 +81,13 @@ class ServiceRuntime:
                 batch_size=settings.relay_batch_size,
                 poll_interval=settings.relay_poll_interval,
                 lease_ttl=settings.lease_ttl,
+                faults=faults,
             )
 
             @event.listens_for(session_class, "after_commit")
             def _wake_relay(session: Session) -> None:
                 if session.info.pop(PENDING_KEY, False):
+                    faults.hit(FaultPoint.COMMIT_BEFORE_PUBLISH)
                     relay.notify()
 
             relay.start()
@@ -96,8 +102,10 @@ class ServiceRuntime:
                 events=self.events,
                 batch_size=settings.consumer_batch_size,
                 max_deliveries=settings.consumer_max_deliveries,
+                ack_wait=settings.consumer_ack_wait,
                 lease_ttl=settings.lease_ttl,
                 skip_stale=self.skip_stale,
+                faults=faults,
             )
             for source, handlers in self.subscriptions.items()
         ]

@@ -76,11 +76,21 @@ class ServiceSettings(CommonSettings):
     consumer_max_deliveries: int = Field(
         default=5, ge=1, description="Failed deliveries before a message is dead-lettered."
     )
+    consumer_ack_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds JetStream waits for a consumer's ack before it redelivers.",
+    )
     lease_ttl: float = Field(
         default=10.0, gt=0, description="Seconds a relay/consumer lease lasts."
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1, description="Larger request bodies are refused with 413."
+    )
+    faults: str = Field(
+        default="",
+        description="Fault injection for `make chaos` (kernel.faults), e.g. "
+        "`commit_before_ack=0.01`. Never set in production.",
     )
 
     @property
