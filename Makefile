@@ -4,14 +4,16 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint format asyncapi bench fuzz clean help
+.PHONY: run test test-fast lint format asyncapi bench bench-smoke chaos fuzz clean help
 
 help:
 	@echo "make run    - start nats-server, the four services and the gateway (Ctrl-C stops)"
 	@echo "make test   - the whole suite (set CLOCK_TEST_POSTGRES_URL to run it on PostgreSQL too)"
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml from the event contracts"
-	@echo "make bench  - matching (100,000 entries) and reporting (1,000,000 events) benchmarks, ranking evaluation"
+	@echo "make bench  - the whole platform under load (needs hey), then matching (100,000 entries) and reporting (1,000,000 events) benchmarks, ranking evaluation"
+	@echo "make bench-smoke - every platform benchmark with tiny durations (what CI runs)"
+	@echo "make chaos  - faults (NATS, services, consumers killed; SIGSTOP) under a 10,000-event workload, checked; N=20 for 20 rounds"
 	@echo "make fuzz   - a long schemathesis campaign (every check) against a platform of its own"
 
 $(STAMP): pyproject.toml
@@ -39,10 +41,22 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The platform bench needs `hey` (Debian/Ubuntu: apt-get install hey); results in docs/benchmarks.
 bench: $(STAMP)
+	$(VENV)/bin/clock bench --output docs/benchmarks/platform.json
 	$(VENV)/bin/clock matching bench
 	$(VENV)/bin/clock reporting bench --output docs/benchmarks/reporting.json
 	$(VENV)/bin/clock matching evaluate
+
+bench-smoke: $(STAMP)
+	$(VENV)/bin/clock bench --quick
+
+# One round of fault injection (CHAOS_ARGS: e.g. --cluster, --events 600, --output FILE).
+N ?= 1
+CHAOS_EVENTS ?= 10000
+CHAOS_ARGS ?=
+chaos: $(STAMP)
+	$(VENV)/bin/clock chaos --rounds $(N) --events $(CHAOS_EVENTS) $(CHAOS_ARGS)
 
 # The test of `make test` with many more examples per operation and a longer stateful phase
 # (its own platform, every schemathesis check; ~20-30 minutes on 2 cores).

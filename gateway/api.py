@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from gateway import audit
 from gateway.auth import WWW_AUTHENTICATE, Caller
+from gateway.cache import PublicCache
 from gateway.guard import caller_of
 from gateway.idempotency import (
     IDEMPOTENT_METHODS,
@@ -36,7 +37,7 @@ from gateway.idempotency import (
     fingerprint,
     parse_key,
 )
-from gateway.proxy import API_PREFIX, forward, forward_buffered
+from gateway.proxy import API_PREFIX, BufferedUpstreamResponse, forward, forward_buffered
 from gateway.state import GatewayState, StateDep, get_state
 from kernel.errors import (
     DomainError,
@@ -67,10 +68,15 @@ def current_caller(request: Request, state: StateDep) -> Caller:
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(current_caller)]
+async def caller_dependency(request: Request, state: StateDep) -> Caller:
+    # async: FastAPI runs a plain `def` dependency in a worker thread on every request.
+    return current_caller(request, state)
 
 
-def principal_of(caller: CallerDep) -> Principal:
+CallerDep = Annotated[Caller, Depends(caller_dependency)]
+
+
+async def principal_of(caller: CallerDep) -> Principal:
     return caller.principal
 
 
@@ -228,6 +234,12 @@ async def _proxy(request: Request, state: GatewayState, service: str, path: str)
         raise NotFound(f"no route for {request.method} {request.url.path}")
     caller = current_caller(request, state)
     principal = caller.principal
+    cache_key = _public_cache_key(request, state, service, principal)
+    if cache_key is not None and not PublicCache.wants_fresh(request.headers):
+        assert state.cache is not None
+        cached = state.cache.get(cache_key)
+        if cached is not None:
+            return cached
     timeout = state.settings.timeout_for(f"{service}/{path}")
     try:
         body = await request.body()
@@ -248,6 +260,8 @@ async def _proxy(request: Request, state: GatewayState, service: str, path: str)
         response = await _idempotent(request, state, caller, parse_key(key), body, options)
     else:
         response = await forward(request, **options)
+    if state.cache is not None:
+        _remember(state.cache, cache_key, service, request.method, response)
     # The access log of the platform: who called what (services see only the principal).
     log.info(
         "proxied",
@@ -262,6 +276,36 @@ async def _proxy(request: Request, state: GatewayState, service: str, path: str)
         },
     )
     return response
+
+
+def _public_cache_key(
+    request: Request, state: GatewayState, service: str, principal: Principal
+) -> tuple[str, ...] | None:
+    if state.cache is None or not principal.is_anonymous:
+        return None
+    if not PublicCache.applies_to(request.method, request.headers):
+        return None
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = raw_path.split(b"?", 1)[0].decode("latin-1") + "?" + query.decode("latin-1")
+    return PublicCache.key(service, target, request.headers)
+
+
+def _remember(
+    cache: PublicCache,
+    key: tuple[str, ...] | None,
+    service: str,
+    method: str,
+    response: Response,
+) -> None:
+    """Keep a public answer; a successful write drops what the service said before."""
+    if method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+        cache.forget_service(service)
+    if key is None:
+        return
+    if isinstance(response, BufferedUpstreamResponse):
+        cache.put(key, response.status_code, response.raw_headers, bytes(response.body))
+    response.raw_headers.append((b"x-cache", b"MISS"))
 
 
 async def _idempotent(

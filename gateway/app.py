@@ -26,6 +26,7 @@ from gateway import __doc__ as DESCRIPTION
 from gateway import api
 from gateway.audit import AuditLog
 from gateway.auth_jwt import JwksCache, JwtVerifier
+from gateway.cache import PublicCache
 from gateway.cors import Cors
 from gateway.guard import Guard
 from gateway.idempotency import IdempotencyStore
@@ -35,6 +36,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.security import SecurityHeaders, page_csp
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
+from gateway.transport import AiohttpTransport, NoCookies
 from kernel.db import create_engine, create_sessionmaker
 from kernel.errors import install_problem_handlers
 from kernel.http import RequestContextMiddleware, add_health_routes
@@ -118,15 +120,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.sqlalchemy_url, echo=settings.database_echo)
+        limits = httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_keepalive,
+        )
         client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or AiohttpTransport(limits),
+            cookies=NoCookies(),
             timeout=httpx.Timeout(
                 settings.upstream_timeout, connect=settings.upstream_connect_timeout
             ),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_keepalive,
-            ),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,  # the services are reached directly, never through a proxy
         )
@@ -163,6 +167,12 @@ def create_app(
             ),
             verifier=verifier,
             limiter=limiter,
+            cache=PublicCache(
+                max_entries=settings.public_cache_entries,
+                max_body=settings.public_cache_max_body,
+            )
+            if settings.public_cache_entries
+            else None,
         )
         stop_purging = asyncio.Event()
         purge = asyncio.create_task(

@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 
 from gateway import service as keys
 from gateway.auth_jwt import bearer_challenge, looks_like_jwt
+from gateway.models import utcnow
 from gateway.state import GatewayState
 from kernel.errors import ServiceUnavailable, Unauthenticated
 from kernel.principal import ANONYMOUS, Principal
@@ -103,13 +104,19 @@ async def authenticate(
         identity = await state.verifier.verify(value)
         return Caller(identity.principal, "token", client_ip=client_ip, subject=identity.subject)
     try:
-        async with state.sessionmaker() as session:
-            principal = await keys.authenticate(
-                session,
-                value,
-                touch_interval=timedelta(seconds=state.settings.api_key_touch_interval),
-            )
-            await session.commit()
+        # Every authenticated request checks its key: a read that takes no write lock; the
+        # last-use time is written apart, at most once per touch interval.
+        now = utcnow()
+        interval = timedelta(seconds=state.settings.api_key_touch_interval)
+        async with state.read_sessionmaker() as session:
+            key = await keys.find_valid_key(session, value)
+            principal = keys.principal_of(key) if key is not None else None
+            touch = key is not None and keys.needs_touch(key, now, interval)
+            await session.rollback()
+        if principal is not None and principal.key_id is not None and touch:
+            async with state.sessionmaker() as session:
+                await keys.touch_key(session, key_id=principal.key_id, now=now)
+                await session.commit()
     except SQLAlchemyError as exc:
         log.error("API key store unavailable", extra={"error": type(exc).__name__})
         raise ServiceUnavailable(

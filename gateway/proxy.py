@@ -291,7 +291,36 @@ async def forward(
         base_url=base_url,
         public_prefix=f"{API_PREFIX}/{service}",
     )
+    if _is_small(upstream):
+        # Most answers are a few KiB: read at once and sent whole, they skip the streaming
+        # machinery (a task per response, a send per chunk) that large exports need.
+        try:
+            content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        except httpx.TransportError as exc:
+            raise _failure(service, exc) from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                await upstream.aclose()
+        return BufferedUpstreamResponse(upstream.status_code, response_headers, content)
     return UpstreamResponse(upstream, service=service, headers=response_headers)
+
+
+SMALL_BODY_BYTES = 256 * 1024
+
+
+def _is_small(upstream: httpx.Response) -> bool:
+    declared = upstream.headers.get("content-length")
+    return declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY_BYTES
+
+
+class BufferedUpstreamResponse(Response):
+    """A small answer of a service, sent with its headers as they are (content-length too)."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes) -> None:
+        self.status_code = status
+        self.body = content
+        self.background = None
+        self.raw_headers = headers
 
 
 async def forward_buffered(

@@ -18,7 +18,7 @@ import string
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import ApiKey, utcnow
@@ -172,6 +172,18 @@ async def authenticate(
     Records `last_used_at` at most once per `touch_interval`, so a busy key is not a write
     per request.
     """
+    key = await find_valid_key(session, raw_key)
+    if key is None:
+        return None
+    current = now or utcnow()
+    if needs_touch(key, current, touch_interval):
+        key.last_used_at = current
+        await session.flush()
+    return principal_of(key)
+
+
+async def find_valid_key(session: AsyncSession, raw_key: str) -> ApiKey | None:
+    """The key, if it exists, matches its secret and is not revoked (reads only)."""
     parsed = parse_key(raw_key)
     if parsed is None:
         return None
@@ -185,8 +197,16 @@ async def authenticate(
         return None
     if key.revoked_at is not None:
         return None
-    current = now or utcnow()
-    if key.last_used_at is None or current - key.last_used_at >= touch_interval:
-        key.last_used_at = current
-        await session.flush()
+    return key
+
+
+def needs_touch(key: ApiKey, now: datetime, touch_interval: timedelta) -> bool:
+    return key.last_used_at is None or now - key.last_used_at >= touch_interval
+
+
+async def touch_key(session: AsyncSession, *, key_id: str, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+def principal_of(key: ApiKey) -> Principal:
     return Principal(role=Role(key.role), org_id=key.org_id, key_id=key.id, name=key.name)

@@ -71,6 +71,19 @@ class GatewaySettings(CommonSettings):
     upstream_max_keepalive: int = Field(
         50, ge=0, validation_alias="CLOCK_GATEWAY_UPSTREAM_MAX_KEEPALIVE"
     )
+    public_cache_entries: int = Field(
+        5_000,
+        ge=0,
+        validation_alias="CLOCK_GATEWAY_PUBLIC_CACHE_ENTRIES",
+        description="Public answers (`Cache-Control: public`) kept for anonymous GETs; "
+        "0 turns the cache off (gateway/cache.py).",
+    )
+    public_cache_max_body: int = Field(
+        256 * 1024,
+        ge=0,
+        validation_alias="CLOCK_GATEWAY_PUBLIC_CACHE_MAX_BODY",
+        description="Larger public answers are not kept (bytes).",
+    )
     openapi_cache_ttl: float = Field(
         300.0,
         ge=0,

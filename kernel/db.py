@@ -18,6 +18,19 @@ from sqlalchemy.ext.asyncio import (
 
 from kernel.settings import normalise_database_url
 
+READ_ONLY = "clock_read_only"
+"""Execution option of an engine whose transactions only read (see `read_only`)."""
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that only read.
+
+    On SQLite they begin DEFERRED: readers share the WAL snapshot instead of queueing behind
+    the write lock that `BEGIN IMMEDIATE` takes. A write in such a transaction may fail with
+    "database is locked", so only sessions that never write use it. PostgreSQL is unchanged.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -56,14 +69,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            reads_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN DEFERRED" if reads_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def create_sessionmaker(
+    engine: AsyncEngine, *, reads_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    bind = read_only(engine) if reads_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=True)
 
 
 @asynccontextmanager

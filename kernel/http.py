@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kernel import metrics
 from kernel.context import request_id_var, traceparent_var
 from kernel.errors import problem
-from kernel.principal import PRINCIPAL_HEADER, InvalidSignature, verify
+from kernel.principal import PRINCIPAL_HEADER, InvalidSignature, Principal, verify
 
 REQUEST_ID_HEADER = "X-Request-ID"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -107,6 +107,35 @@ class SignedPrincipalMiddleware:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+class PublicCacheControl:
+    """Marks a successful GET by an anonymous caller `Cache-Control: public, max-age=N`:
+    anyone may see it, so the gateway's shared cache (and any other) may keep it N seconds.
+    An answer that already says how to cache it is left alone."""
+
+    def __init__(self, app: ASGIApp, *, max_age: int) -> None:
+        self.app = app
+        self.value = f"public, max-age={max_age}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_marked(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                principal = scope.get("state", {}).get("principal")
+                headers = message.get("headers", [])
+                if (
+                    isinstance(principal, Principal)
+                    and principal.is_anonymous
+                    and not any(name.lower() == b"cache-control" for name, _ in headers)
+                ):
+                    message["headers"] = [*headers, (b"cache-control", self.value)]
+            await send(message)
+
+        await self.app(scope, receive, send_marked)
 
 
 def _decoded_headers(scope: Scope) -> Iterable[tuple[str, str]]:

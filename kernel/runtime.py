@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kernel.bus import Bus
 from kernel.consumer import Consumer, Handler
-from kernel.db import create_engine
+from kernel.db import create_engine, read_only
 from kernel.errors import install_problem_handlers
 from kernel.events import EventRegistry, registry
 from kernel.faults import FaultPoint, Faults
@@ -63,6 +63,10 @@ class ServiceRuntime:
         session_class: type[Session] = type(f"{name.title()}Session", (Session,), {})
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=session_class
+        )
+        # GET requests read on SQLite without taking the write lock (kernel.db.read_only).
+        self.read_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            read_only(self.engine), expire_on_commit=False, sync_session_class=session_class
         )
         own = (name,) if self.publishes else ()
         self.bus = Bus(

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from kernel.events import now_utc
+from kernel.http import PublicCacheControl
 from kernel.runtime import ServiceRuntime, create_service_app
 from services.catalog import __doc__ as DESCRIPTION
 from services.catalog import api, events, seed
@@ -39,6 +40,8 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
         description=DESCRIPTION or "",
         lifespan=lifespan,
     )
+    if settings.public_max_age:
+        app.add_middleware(PublicCacheControl, max_age=settings.public_max_age)
     app.state.clock = now
     app.include_router(api.router)
     return app

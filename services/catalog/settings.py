@@ -18,6 +18,13 @@ class CatalogSettings(ServiceSettings):
         description="Load the demo labs of the six founding centres at start when the "
         "catalogue is empty (they show once the membership events say the centres are active).",
     )
+    public_max_age: int = Field(
+        default=5,
+        ge=0,
+        validation_alias="CLOCK_CATALOG_PUBLIC_MAX_AGE",
+        description="Seconds a shared cache (the gateway's) may keep what an anonymous caller "
+        "reads; 0: not at all.",
+    )
     max_body_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.deps import PrincipalDep, SessionDep
+from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
 from kernel.openapi import problems
 from services.matching import access, ateco, engagements, service
 from services.matching.consortia import Proposal
@@ -58,7 +58,7 @@ router = APIRouter()
 Clock = Callable[[], datetime]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -341,7 +341,7 @@ async def cancel_demand(
 @router.get("/demands/{demand_id}/matches", tags=["matches"], responses=problems(403, 404, 409))
 async def demand_matches(
     demand_id: str,
-    session: SessionDep,
+    session: WritingSessionDep,
     principal: PrincipalDep,
     clock: ClockDep,
     ranker: RankerDep,
@@ -360,7 +360,7 @@ async def demand_matches(
 @router.get("/demands/{demand_id}/consortia", tags=["matches"], responses=problems(403, 404, 409))
 async def demand_consortia(
     demand_id: str,
-    session: SessionDep,
+    session: WritingSessionDep,
     principal: PrincipalDep,
     clock: ClockDep,
     ranker: RankerDep,

@@ -117,7 +117,9 @@ def _row(
     }  # fmt: skip
 
 
-async def _fill(database_url: str, entries: int, seed: int = 7) -> None:
+async def fill(database_url: str, entries: int, seed: int = 7) -> None:
+    """Insert `entries` synthetic catalogue entries into a migrated, empty matching database
+    (also used by `clock bench` to prefill the platform's matching service)."""
     embedder = default_embedder()
     real = _documents()
     documents = [
@@ -182,7 +184,7 @@ async def _run(directory: Path, entries: int, queries: int, events: int) -> Benc
     database_url = f"sqlite+aiosqlite:///{directory / 'matching.db'}"
     upgrade(MIGRATIONS, database_url)
     started = time.perf_counter()
-    await _fill(database_url, entries)
+    await fill(database_url, entries)
     print(f"filled {entries:,} entries in {time.perf_counter() - started:.0f} s", flush=True)
     server = NatsServer(directory / "nats", log_file=directory / "nats.log")
     server.start()

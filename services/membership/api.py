@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.deps import PrincipalDep, SessionDep
+from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
 from kernel.errors import Conflict
 from kernel.openapi import problems
 from services.membership import service
@@ -62,7 +62,7 @@ router = APIRouter()
 Clock = Callable[[], datetime]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -585,7 +585,7 @@ async def appoint_representative(
 )
 async def list_representatives(
     organisation_id: str,
-    session: SessionDep,
+    session: WritingSessionDep,
     principal: PrincipalDep,
     limit: Limit = service.DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -601,7 +601,7 @@ async def list_representatives(
 
 @router.get("/committee", tags=["committee"], responses=problems(403))
 async def get_committee(
-    session: SessionDep,
+    session: WritingSessionDep,
     principal: PrincipalDep,
     clock: ClockDep,
     limit: Limit = service.DEFAULT_LIMIT,
