@@ -7,6 +7,11 @@ skipped if the projection already saw a newer version of its aggregate, else the
 then the message is acked, only after the commit. A redelivery finds the inbox row and changes
 nothing. After `max_deliveries` failures the message is stored in `dead_letters` and terminated.
 
+A fetched batch is applied in one transaction, each message inside its own savepoint: a
+handler that fails rolls back its message alone, which is retried later, and one commit serves
+the batch (a commit per message capped reporting near 160 events/s). If the batch cannot
+commit, its messages are applied again one transaction each.
+
 Fetches use a short timeout in a loop: a long or unbounded fetch never returns after the server
 restarts (nats.py issues #504, #234); a short one resumes by itself.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -46,6 +51,25 @@ Handler = Callable[[AsyncSession, CloudEvent[Any]], Awaitable[None]]
 
 ANY_EVENT = "*"
 """Handler key that receives every event type of the stream without a handler of its own."""
+
+
+@dataclass
+class _Delivery:
+    """A fetched message on its way through a batch."""
+
+    message: Msg
+    position: int
+    count: int
+    stream_seq: int | None
+    event: CloudEvent[Any] | None = None
+    outcome: Outcome | None = None
+    error: Exception | None = None
+
+    @classmethod
+    def of(cls, message: Msg, position: int) -> _Delivery:
+        metadata = message.metadata
+        stream_seq = metadata.sequence.stream if metadata.sequence else None
+        return cls(message, position, metadata.num_delivered or 1, stream_seq)
 
 
 class Outcome(StrEnum):
@@ -148,12 +172,11 @@ class Consumer:
                     )
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
-                for message in messages:
-                    if not self.lease.held and not await self.lease.acquire():
-                        # Lost the lease (e.g. a replay took it): leave the rest unacked;
-                        # they are redelivered to the holder.
-                        break
-                    await self.handle(message)
+                if not self.lease.held and not await self.lease.acquire():
+                    # Lost the lease (e.g. a replay took it): leave them unacked; they are
+                    # redelivered to the holder.
+                    continue
+                await self.handle_batch(messages)
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
@@ -168,6 +191,82 @@ class Consumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
+    async def handle_batch(self, messages: Sequence[Msg]) -> list[Outcome]:
+        """Apply fetched messages in one transaction; ack after the commit. Outcomes in order."""
+        batch: list[_Delivery] = []
+        outcomes: dict[int, Outcome] = {}
+        for position, message in enumerate(messages):
+            delivery = _Delivery.of(message, position)
+            try:
+                delivery.event = self.events.parse(message.data)
+            except ValidationError as exc:
+                # Not an event at all: retrying cannot help.
+                await self._dead_letter(
+                    message, None, f"invalid event: {exc}", delivery.count, delivery.stream_seq
+                )
+                outcomes[position] = self._count(None, Outcome.DEAD)
+                continue
+            batch.append(delivery)
+        if batch:
+            try:
+                await self._apply_batch(batch)
+            except Exception as exc:
+                log.warning(
+                    "consumer %s/%s: batch of %d not applied (%r); one by one",
+                    self.service,
+                    self.stream,
+                    len(batch),
+                    exc,
+                )
+                for delivery in batch:
+                    outcomes[delivery.position] = await self.handle(delivery.message)
+                return [outcomes[n] for n in range(len(messages))]
+            self.faults.hit(FaultPoint.COMMIT_BEFORE_ACK)
+            for delivery in batch:
+                outcomes[delivery.position] = await self._settle(delivery)
+        return [outcomes[n] for n in range(len(messages))]
+
+    async def _apply_batch(self, batch: list[_Delivery]) -> None:
+        """Each delivery gets its outcome, or the error its handler raised; one commit."""
+        async with self.sessionmaker() as session:
+            try:
+                ids = [str(d.event.id) for d in batch if d.event is not None]
+                seen = set(
+                    await session.scalars(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.service, inbox.c.event_id.in_(ids)
+                        )
+                    )
+                )
+                for delivery in batch:
+                    assert delivery.event is not None
+                    event_id = str(delivery.event.id)
+                    if event_id in seen:
+                        delivery.outcome = Outcome.DUPLICATE
+                        continue
+                    try:
+                        async with session.begin_nested():
+                            delivery.outcome = await self._apply_in(
+                                session, delivery.event, delivery.stream_seq
+                            )
+                    except Exception as exc:
+                        delivery.error = exc
+                        continue
+                    seen.add(event_id)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def _settle(self, delivery: _Delivery) -> Outcome:
+        """After the commit: ack what was applied, retry or dead-letter what failed."""
+        event = delivery.event
+        if delivery.outcome is not None:
+            await self.ack(delivery.message)
+            return self._count(event, delivery.outcome)
+        assert event is not None and delivery.error is not None
+        return await self._failed(delivery.message, event, delivery.error, delivery.count)
+
     async def handle(self, message: Msg) -> Outcome:
         deliveries = message.metadata.num_delivered or 1
         stream_seq = message.metadata.sequence.stream if message.metadata.sequence else None
@@ -180,35 +279,42 @@ class Consumer:
         try:
             outcome = await self._apply(event, stream_seq)
         except Exception as exc:
-            if deliveries >= self.max_deliveries:
-                log.error(
-                    "event dead-lettered after %d deliveries: %r",
-                    deliveries,
-                    exc,
-                    extra={"event_id": str(event.id), "event_type": event.type},
-                )
-                await self._dead_letter(message, event, repr(exc), deliveries, stream_seq)
-                return self._count(event, Outcome.DEAD)
-            log.warning(
-                "handler failed (delivery %d of %d): %r",
-                deliveries,
-                self.max_deliveries,
-                exc,
-                extra={"event_id": str(event.id), "event_type": event.type},
-            )
-            await message.nak(delay=min(self.retry_delay * 2 ** (deliveries - 1), 30.0))
-            return self._count(event, Outcome.RETRY)
+            return await self._failed(message, event, exc, deliveries)
         self.faults.hit(FaultPoint.COMMIT_BEFORE_ACK)
         await self.ack(message)
         return self._count(event, outcome)
+
+    async def _failed(
+        self, message: Msg, event: CloudEvent[Any], exc: Exception, deliveries: int
+    ) -> Outcome:
+        """A handler failed: retry later, with backoff, or dead-letter after the last try."""
+        stream_seq = message.metadata.sequence.stream if message.metadata.sequence else None
+        if deliveries >= self.max_deliveries:
+            log.error(
+                "event dead-lettered after %d deliveries: %r",
+                deliveries,
+                exc,
+                extra={"event_id": str(event.id), "event_type": event.type},
+            )
+            await self._dead_letter(message, event, repr(exc), deliveries, stream_seq)
+            return self._count(event, Outcome.DEAD)
+        log.warning(
+            "handler failed (delivery %d of %d): %r",
+            deliveries,
+            self.max_deliveries,
+            exc,
+            extra={"event_id": str(event.id), "event_type": event.type},
+        )
+        await message.nak(delay=min(self.retry_delay * 2 ** (deliveries - 1), 30.0))
+        return self._count(event, Outcome.RETRY)
 
     async def ack(self, message: Msg) -> None:
         """Ack after commit. If this is lost, the redelivery finds the inbox row."""
         await message.ack()
 
     async def _apply(self, event: CloudEvent[Any], stream_seq: int | None) -> Outcome:
+        """One event in a transaction of its own."""
         event_id = str(event.id)
-        handler = self.handlers.get(event.type) or self.handlers.get(ANY_EVENT)
         async with self.sessionmaker() as session:
             try:
                 seen = await session.scalar(
@@ -219,22 +325,7 @@ class Consumer:
                 if seen is not None:
                     await session.rollback()
                     return Outcome.DUPLICATE
-                await session.execute(
-                    insert(inbox).values(
-                        consumer=self.service,
-                        event_id=event_id,
-                        event_type=event.type,
-                        stream_seq=stream_seq,
-                        processed_at=datetime.now(UTC),
-                    )
-                )
-                if handler is None:
-                    outcome = Outcome.IGNORED
-                elif self.skip_stale and await self._is_stale(session, event):
-                    outcome = Outcome.STALE
-                else:
-                    await handler(session, event)
-                    outcome = Outcome.APPLIED
+                outcome = await self._apply_in(session, event, stream_seq)
                 await session.commit()
                 return outcome
             except IntegrityError:
@@ -247,6 +338,27 @@ class Consumer:
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def _apply_in(
+        self, session: AsyncSession, event: CloudEvent[Any], stream_seq: int | None
+    ) -> Outcome:
+        """The inbox row, then the handler unless the event is stale; no commit."""
+        await session.execute(
+            insert(inbox).values(
+                consumer=self.service,
+                event_id=str(event.id),
+                event_type=event.type,
+                stream_seq=stream_seq,
+                processed_at=datetime.now(UTC),
+            )
+        )
+        handler = self.handlers.get(event.type) or self.handlers.get(ANY_EVENT)
+        if handler is None:
+            return Outcome.IGNORED
+        if self.skip_stale and await self._is_stale(session, event):
+            return Outcome.STALE
+        await handler(session, event)
+        return Outcome.APPLIED
 
     async def _in_inbox(self, event_id: str) -> bool:
         async with self.sessionmaker() as session:

@@ -103,8 +103,9 @@ async def replay_stream(
                     messages = await subscription.fetch(batch_size, timeout=2)
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
-                for message in messages:
-                    outcome = await consumer.handle(message)
+                for message, outcome in zip(
+                    messages, await consumer.handle_batch(messages), strict=True
+                ):
                     stats.counts[outcome] = stats.counts.get(outcome, 0) + 1
                     position = max(position, message.metadata.sequence.stream)
         finally:
