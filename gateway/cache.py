@@ -25,12 +25,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
 CACHEABLE_VARY = frozenset({"accept", "accept-language", "accept-encoding"})
 BYPASS_HEADERS = ("if-none-match", "if-modified-since", "if-match", "if-range", "range")
 CACHE_STATUS_HEADER = "X-Cache"
+LOOKUPS = Counter(
+    "clock_gateway_public_cache_lookups_total",
+    "Anonymous GETs looked up in the public cache",
+    ["outcome"],
+)
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,11 @@ class PublicCache:
             if answer is not None:
                 del self._entries[key]
             self.misses += 1
+            LOOKUPS.labels("miss").inc()
             return None
         self._entries.move_to_end(key)
         self.hits += 1
+        LOOKUPS.labels("hit").inc()
         return answer.response(now)
 
     def put(

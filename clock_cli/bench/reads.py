@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +63,13 @@ def _direct(platform: BenchPlatform, path: str, workers: int, rate: float | None
     return Load(url, workers, rate, headers=(platform.principal_header(),))
 
 
-def _proxied(platform: BenchPlatform, path: str, workers: int, rate: float | None) -> Load:
-    return Load(platform.url("gateway") + CATALOG + path, workers, rate)
+def _proxied(
+    platform: BenchPlatform, path: str, workers: int, rate: float | None, *, fresh: bool = False
+) -> Load:
+    """`fresh`: every request goes to the service (`Cache-Control: no-cache`), so that (a)
+    compares the proxy with the service, not the gateway's cache with the service."""
+    headers = ("Cache-Control: no-cache",) if fresh else ()
+    return Load(platform.url("gateway") + CATALOG + path, workers, rate, headers=headers)
 
 
 def _measured(platform: BenchPlatform, loads: list[Load], seconds: float) -> dict[str, Any]:
@@ -88,12 +92,14 @@ def gateway_vs_direct(platform: BenchPlatform, plan: Plan, paths: Paths) -> dict
     workers = plan.closed_workers
     # Warm both paths (connections, caches, the gateway's pool) before anything is timed.
     run_hey([_direct(platform, p, 1, None) for p in three], plan.warmup_seconds)
-    run_hey([_proxied(platform, p, 1, None) for p in three], plan.warmup_seconds)
+    run_hey([_proxied(platform, p, 1, None, fresh=True) for p in three], plan.warmup_seconds)
     closed_direct = _measured(
         platform, [_direct(platform, p, workers, None) for p in three], plan.closed_seconds
     )
     closed_proxied = _measured(
-        platform, [_proxied(platform, p, workers, None) for p in three], plan.closed_seconds
+        platform,
+        [_proxied(platform, p, workers, None, fresh=True) for p in three],
+        plan.closed_seconds,
     )
     # Two workers per URL, each paced, so that together they ask for `paced_rate`.
     per_worker = plan.paced_rate / (2 * len(three))
@@ -101,7 +107,9 @@ def gateway_vs_direct(platform: BenchPlatform, plan: Plan, paths: Paths) -> dict
         platform, [_direct(platform, p, 2, per_worker) for p in three], plan.paced_seconds
     )
     paced_proxied = _measured(
-        platform, [_proxied(platform, p, 2, per_worker) for p in three], plan.paced_seconds
+        platform,
+        [_proxied(platform, p, 2, per_worker, fresh=True) for p in three],
+        plan.paced_seconds,
     )
     ratio = closed_proxied["rate"] / closed_direct["rate"] if closed_direct["rate"] else 0.0
     return {
@@ -126,28 +134,32 @@ def catalogue_reads(
     workers = split(plan.read_workers, len(mix))
     per_worker = plan.read_rate / sum(workers)
     loads = [_proxied(platform, p, c, per_worker) for p, c in zip(mix, workers, strict=True)]
+    before = cache_lookups(platform)
     with sampler:
         sample: Sample = run_hey(loads, plan.read_seconds)
+    after = cache_lookups(platform)
     figures = sample.figures()
+    lookups = {outcome: after[outcome] - before.get(outcome, 0) for outcome in after}
+    total = sum(lookups.values())
     figures.update(
         target_rate=plan.read_rate,
         urls=len(mix),
         workers=sum(workers),
-        cache=cache_headers(platform, mix),
+        cache={
+            "lookups": lookups,
+            "hit_ratio": round(lookups.get("hit", 0) / total, 3) if total else None,
+        },
     )
     return figures
 
 
-def cache_headers(platform: BenchPlatform, paths: list[str]) -> dict[str, Any] | None:
-    """X-Cache values of the mix read twice more, if the gateway sets the header at all."""
-    seen: Counter[str] = Counter()
-    with httpx.Client(base_url=platform.url("gateway") + CATALOG, timeout=30) as client:
-        for _ in range(2):
-            for path in paths:
-                value = client.get(path).headers.get("x-cache")
-                if value is not None:
-                    seen[value.upper()] += 1
-    if not seen:
-        return None
-    total = sum(seen.values())
-    return {"counts": dict(seen), "hit_ratio": round(seen.get("HIT", 0) / total, 3)}
+LOOKUP_LINE = re.compile(
+    r'^clock_gateway_public_cache_lookups_total\{outcome="(\w+)"\} ([0-9.e+]+)$', re.MULTILINE
+)
+
+
+def cache_lookups(platform: BenchPlatform) -> dict[str, float]:
+    """The gateway's public-cache hits and misses so far (its Prometheus counters)."""
+    with httpx.Client(timeout=30) as client:
+        text = client.get(platform.url("gateway") + "/metrics").text
+    return {outcome: float(value) for outcome, value in LOOKUP_LINE.findall(text)}

@@ -107,7 +107,11 @@ def _gateway_rows(a: dict[str, Any]) -> list[Row]:
 
 def _reads_row(b: dict[str, Any]) -> Row:
     cache = b.get("cache")
-    hits = f"; X-Cache hit ratio {cache['hit_ratio']:.2f}" if cache else ""
+    hits = (
+        f"; gateway cache hit ratio {cache['hit_ratio']:.2f}"
+        if cache and cache.get("hit_ratio") is not None
+        else ""
+    )
     return Row(
         f"catalogue reads through the gateway at {b['target_rate']:.0f} req/s, {b['urls']} URLs",
         f"{b['rate']:.0f} req/s, {_ms(b)}, {b['errors']} errors{hits}",
