@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -52,12 +53,24 @@ def wait_for_port(port: int, *, timeout: float, host: str = "127.0.0.1") -> None
 
 
 class NatsServer:
-    """Start, kill (SIGKILL) and restart a JetStream-enabled nats-server on a fixed port."""
+    """Start, kill (SIGKILL) and restart a JetStream-enabled nats-server on a fixed port.
 
-    def __init__(self, store_dir: Path, *, port: int | None = None, log_file: Path | None = None):
+    `extra_args` go to the command line as they are, e.g. the `--cluster`, `--routes`,
+    `--cluster_name` and `--server_name` of a node of a cluster (`clock chaos --cluster`).
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        log_file: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ):
         self.store_dir = store_dir
         self.port = port or free_port()
         self.log_file = log_file
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +90,7 @@ class NatsServer:
                 "-js",
                 "-sd",
                 str(self.store_dir),
+                *self.extra_args,
             ],
             stdout=output,
             stderr=output,

@@ -1,0 +1,276 @@
+"""The platform under test: its own nats-server (or a three-node cluster), the four services and
+the gateway as child processes in a temporary data dir on free ports, each one restartable.
+
+It is `clock run` with handles a fault injector needs: SIGKILL, SIGSTOP/SIGCONT and restart of
+any single process (with `CLOCK_FAULTS` for its next life), and a record of every death.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from clock_cli.components import GATEWAY, SERVICES
+from clock_cli.nats_server import NatsServer, free_port
+from clock_cli.run import _die_with_parent
+
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+ACK_WAIT = 3.0
+"""Seconds JetStream waits for a consumer's ack (CLOCK_CONSUMER_ACK_WAIT): short, so that a
+paused consumer's messages are redelivered within the round."""
+LEASE_TTL = 3.0
+
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+FOUNDING_CENTRES = ("asev", "cosvig", "cptm", "lucense", "navigo", "tls")
+SIGNATORIES = uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it")
+"""The namespace of the signatories' fixed ids (services/membership/seed.py)."""
+
+
+def centre_id(key: str) -> str:
+    """The fixed organisation id of a founding centre."""
+    return str(uuid.uuid5(SIGNATORIES, f"signatory:{key}"))
+
+
+@dataclass(frozen=True)
+class Death:
+    """A child that exited without being asked to (a fault point, or a crash)."""
+
+    name: str
+    at: float
+    returncode: int | None
+
+
+@dataclass
+class Keys:
+    region: str
+    centres: dict[str, str]
+    """Centre API keys by the centre's organisation id."""
+
+
+@dataclass
+class Supervisor:
+    root: Path
+    cluster: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    nats_nodes: list[NatsServer] = field(default_factory=list)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    deaths: list[Death] = field(default_factory=list)
+    paused: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.log_dir = self.root / "log"
+        self._lock = threading.Lock()
+        self._expected_exit: set[str] = set()
+
+    # -- setting up ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Ports, NATS nodes and the environment every child gets (no CLOCK_* of the caller's)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCK_")}
+        env["CLOCK_DATA_DIR"] = str(self.root)
+        for name in (*SERVICE_NAMES, GATEWAY.name):
+            self.ports[name] = free_port()
+            env[f"CLOCK_{name.upper()}_PORT"] = str(self.ports[name])
+            if name != GATEWAY.name:
+                env[f"CLOCK_{name.upper()}_URL"] = f"http://127.0.0.1:{self.ports[name]}"
+        self.nats_nodes = self._nats_nodes(3 if self.cluster else 1)
+        env["CLOCK_NATS_URL"] = ",".join(node.url for node in self.nats_nodes)
+        env["CLOCK_NATS_PORT"] = str(self.nats_nodes[0].port)
+        env["CLOCK_STREAM_REPLICAS"] = "3" if self.cluster else "1"
+        env["CLOCK_CONSUMER_ACK_WAIT"] = str(ACK_WAIT)
+        env["CLOCK_LEASE_TTL"] = str(LEASE_TTL)
+        # The workload calls far faster than any client may, all from 127.0.0.1.
+        for role in ("REGION", "CENTRE", "PARTNER", "FIRM", "ANONYMOUS"):
+            env[f"CLOCK_GATEWAY_RATE_LIMIT_{role}"] = "1000000/minute"
+        env["CLOCK_GATEWAY_AUTH_FAILURE_LIMIT"] = "1000000/minute"
+        env["CLOCK_REPORTING_AUTO_ISSUE"] = ""
+        env["CLOCK_LOG_LEVEL"] = "INFO"
+        self.env = env
+
+    def _nats_nodes(self, count: int) -> list[NatsServer]:
+        if count == 1:
+            return [NatsServer(self.root / "nats", log_file=self.log_dir / "nats.log")]
+        routes = [free_port() for _ in range(count)]
+        nodes = []
+        for index, route in enumerate(routes):
+            others = ",".join(f"nats://127.0.0.1:{p}" for p in routes if p != route)
+            args = [
+                "--server_name",
+                f"chaos-n{index}",
+                "--cluster_name",
+                "clock-chaos",
+                "--cluster",
+                f"nats://127.0.0.1:{route}",
+                "--routes",
+                others,
+            ]
+            nodes.append(
+                NatsServer(
+                    self.root / f"nats-n{index}",
+                    log_file=self.log_dir / f"nats-n{index}.log",
+                    extra_args=args,
+                )
+            )
+        return nodes
+
+    def migrate_and_create_keys(self) -> Keys:
+        """Migrations of every database and the API keys of the workload, in a child process
+        (they read `CLOCK_*` settings from the environment: ours stays untouched)."""
+        result = subprocess.run(
+            [sys.executable, "-m", "clock_cli.chaos.setup"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"migrations or API keys failed:\n{result.stderr[-4000:]}")
+        keys = json.loads(result.stdout.strip().splitlines()[-1])
+        return Keys(region=keys["region"], centres=keys["centres"])
+
+    # -- NATS ---------------------------------------------------------------------------------
+
+    def start_nats(self) -> None:
+        for node in self.nats_nodes:
+            node.start()
+
+    def kill_nats(self, index: int = 0) -> None:
+        self.nats_nodes[index].kill()
+
+    def start_nats_node(self, index: int = 0) -> None:
+        self.nats_nodes[index].start()
+
+    # -- services and gateway -----------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[GATEWAY.name]}"
+
+    def start(self, name: str, *, faults: str = "") -> None:
+        """Start `name`; one still running under that name is killed first (never two on one
+        port, never an orphan)."""
+        if self.is_running(name):
+            self.kill(name)
+        env = dict(self.env)
+        if faults:
+            env["CLOCK_FAULTS"] = faults
+        log = (self.log_dir / f"{name}.log").open("ab")
+        with self._lock:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "clock_cli.main", "serve", name],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            self._expected_exit.discard(name)
+        log.close()
+
+    def wait_ready(self, name: str, *, timeout: float = READY_TIMEOUT) -> None:
+        """Until the process answers 200 on /readyz (/healthz for the gateway)."""
+        path = "/healthz" if name == GATEWAY.name else "/readyz"
+        url = f"http://127.0.0.1:{self.ports[name]}{path}"
+        deadline = time.monotonic() + timeout
+        while True:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise ProcessDied(name, process.returncode)
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready after {timeout}s; see {self.log_dir}")
+            time.sleep(0.1)
+
+    def start_all(self) -> None:
+        self.start_nats()
+        for name in SERVICE_NAMES:
+            self.start(name)
+        for name in SERVICE_NAMES:
+            self.wait_ready(name)
+        self.start(GATEWAY.name)
+        self.wait_ready(GATEWAY.name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as the OOM killer or a power cut would; the supervisor expects this death."""
+        with self._lock:
+            process = self.processes.get(name)
+            self._expected_exit.add(name)
+            self.paused.discard(name)
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def pause(self, name: str) -> None:
+        os.kill(self.processes[name].pid, signal.SIGSTOP)
+        self.paused.add(name)
+
+    def resume(self, name: str) -> None:
+        self.paused.discard(name)
+        os.kill(self.processes[name].pid, signal.SIGCONT)
+
+    def reap(self) -> list[Death]:
+        """Children that died without being asked to since the last call, recorded."""
+        found = []
+        with self._lock:
+            for name, process in self.processes.items():
+                if name in self._expected_exit or process.poll() is None:
+                    continue
+                death = Death(name, time.time(), process.returncode)
+                self._expected_exit.add(name)
+                self.deaths.append(death)
+                found.append(death)
+        return found
+
+    def is_running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
+
+    def stop_all(self) -> None:
+        for name in list(self.paused):
+            self.resume(name)
+        order = [GATEWAY.name, *SERVICE_NAMES]
+        with self._lock:
+            self._expected_exit.update(order)
+        for name in order:
+            process = self.processes.get(name)
+            if process is not None and process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name in order:
+            process = self.processes.get(name)
+            if process is None:
+                continue
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for node in self.nats_nodes:
+            node.stop()
+
+    def database(self, name: str) -> Path:
+        return self.root / f"{name}.db"
+
+
+class ProcessDied(RuntimeError):
+    def __init__(self, name: str, returncode: int | None) -> None:
+        super().__init__(f"{name} exited with code {returncode} while starting")
+        self.name = name
+        self.returncode = returncode
