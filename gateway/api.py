@@ -7,6 +7,7 @@ Authentication and rate limiting happen before any route (`gateway.guard`), body
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import time
@@ -47,6 +48,8 @@ from kernel.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from kernel.idempotency import FINGERPRINT_HEADER as SERVICE_FINGERPRINT_HEADER
+from kernel.idempotency import KEY_HEADER as SERVICE_KEY_HEADER
 from kernel.principal import Principal, Role, sign
 
 log = logging.getLogger(__name__)
@@ -318,15 +321,16 @@ async def _idempotent(
 ) -> Response:
     store = IdempotencyStore(state.sessionmaker, ttl=state.settings.idempotency_ttl)
     raw_path = (request.scope.get("raw_path") or request.url.path.encode()).split(b"?", 1)[0]
+    request_fingerprint = fingerprint(
+        request.method,
+        raw_path.decode("latin-1"),
+        request.scope.get("query_string", b"").decode("latin-1"),
+        body,
+    )
     outcome = await store.begin(
         scope=caller.scope_digest,
         key=key,
-        fingerprint=fingerprint(
-            request.method,
-            raw_path.decode("latin-1"),
-            request.scope.get("query_string", b"").decode("latin-1"),
-            body,
-        ),
+        fingerprint=request_fingerprint,
         method=request.method,
         path=request.url.path,
         lock_for=options["timeout"] + LOCK_MARGIN,
@@ -335,6 +339,12 @@ async def _idempotent(
         request.state.idempotent_replay = True
         return outcome.to_response(replayed=True)
     claim: Claim = outcome
+    # The service keeps the key with its effect: a retry after an answer that never came
+    # (the service died past its commit) is not applied twice (kernel/idempotency.py).
+    options["extra_headers"] = [
+        (SERVICE_KEY_HEADER, hashlib.sha256(f"{caller.scope_digest}:{key}".encode()).hexdigest()),
+        (SERVICE_FINGERPRINT_HEADER, request_fingerprint),
+    ]
     try:
         status, headers, content = await forward_buffered(request, **options)
     except Exception:

@@ -11,7 +11,7 @@ gateway adds the principal it signed, the request id and trace context of the re
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from urllib.parse import quote
 
 import anyio
@@ -25,6 +25,8 @@ from starlette.types import Receive, Scope, Send
 from kernel.context import request_id_var, traceparent_var
 from kernel.errors import BadGateway, DomainError, GatewayTimeout, NotFound, ServiceUnavailable
 from kernel.http import REQUEST_ID_HEADER
+from kernel.idempotency import FINGERPRINT_HEADER as IDEMPOTENCY_FINGERPRINT_HEADER
+from kernel.idempotency import KEY_HEADER as IDEMPOTENCY_KEY_HEADER
 from kernel.principal import PRINCIPAL_HEADER
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ _DROPPED_REQUEST = frozenset(
         "authorization",
         "x-api-key",
         PRINCIPAL_HEADER.lower(),
+        IDEMPOTENCY_KEY_HEADER.lower(),
+        IDEMPOTENCY_FINGERPRINT_HEADER.lower(),
         REQUEST_ID_HEADER.lower(),
         "traceparent",
         "x-forwarded-proto",
@@ -210,6 +214,7 @@ async def _send(
     principal_header: str,
     body: bytes,
     timeout: float,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> httpx.Response:
     """The service's response, its body not read yet; 502/503/504 when there is none."""
     target = base_url + upstream_path(request, service, path)
@@ -229,6 +234,7 @@ async def _send(
         forwarded_host=request.headers.get("host"),
         content_length=str(len(body)) if body or declared is not None else None,
     )
+    headers.extend(extra_headers)
     upstream_request = client.build_request(
         request.method,
         target,
@@ -274,6 +280,7 @@ async def forward(
     principal_header: str,
     body: bytes,
     timeout: float,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Response:
     """Send the request to `service` and stream its answer back."""
     upstream = await _send(
@@ -285,6 +292,7 @@ async def forward(
         principal_header=principal_header,
         body=body,
         timeout=timeout,
+        extra_headers=extra_headers,
     )
     response_headers = downstream_response_headers(
         upstream.headers,
@@ -333,6 +341,7 @@ async def forward_buffered(
     principal_header: str,
     body: bytes,
     timeout: float,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Send the request to `service` and read its whole answer: status, headers (as the
     client gets them), raw body."""
@@ -345,6 +354,7 @@ async def forward_buffered(
         principal_header=principal_header,
         body=body,
         timeout=timeout,
+        extra_headers=extra_headers,
     )
     try:
         content = b"".join([chunk async for chunk in upstream.aiter_raw()])

@@ -150,3 +150,17 @@ def create_messaging_tables_v1(op: Any) -> None:
         sa.Column("holder", sa.String(100), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def create_idempotency_keys_v1(op: Any) -> None:
+    """Idempotency keys of writes (kernel/idempotency.py), version 1."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.Integer, nullable=True),
+        sa.Column("headers", sa.Text, nullable=True),
+        sa.Column("body", sa.LargeBinary, nullable=True),
+    )
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])

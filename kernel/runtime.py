@@ -29,6 +29,7 @@ from kernel.http import (
     SignedPrincipalMiddleware,
     add_health_routes,
 )
+from kernel.idempotency import IdempotentWrites, record_claim
 from kernel.logs import configure_logging
 from kernel.openapi import document_problems
 from kernel.outbox import PENDING_KEY, OutboxRelay
@@ -64,6 +65,8 @@ class ServiceRuntime:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=session_class
         )
+        # A write's idempotency key commits with its effect (kernel.idempotency).
+        event.listen(session_class, "before_commit", record_claim)
         # GET requests read on SQLite without taking the write lock (kernel.db.read_only).
         self.read_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             read_only(self.engine), expire_on_commit=False, sync_session_class=session_class
@@ -143,8 +146,12 @@ def create_service_app(
     title: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    idempotent_writes: bool = False,
 ) -> FastAPI:
-    """A FastAPI app with the platform's middlewares, problem handlers and health routes."""
+    """A FastAPI app with the platform's middlewares, problem handlers and health routes.
+
+    `idempotent_writes`: the service keeps the gateway's idempotency keys with its writes (its
+    database has the `idempotency_keys` table)."""
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
     )
@@ -160,6 +167,13 @@ def create_service_app(
 
     add_health_routes(app, readiness)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if idempotent_writes:
+
+        def sessionmakers() -> tuple[async_sessionmaker[AsyncSession], ...] | None:
+            runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+            return None if runtime is None else (runtime.read_sessionmaker, runtime.sessionmaker)
+
+        app.add_middleware(IdempotentWrites, sessionmakers=sessionmakers)
     app.add_middleware(SignedPrincipalMiddleware, secret=settings.resolved_principal_secret())
     app.add_middleware(RequestContextMiddleware, app_name=settings.service_name)
     return app

@@ -1,6 +1,6 @@
 """Tables the kernel keeps in every service's database.
 
-Outbox, inbox, projection versions, dead letters and leases.
+Outbox, inbox, projection versions, dead letters, leases and idempotency keys.
 
 They live in their own MetaData; a service's first migration creates them with
 `kernel.migrations.create_messaging_tables`, and its Alembic env targets both metadatas.
@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -89,4 +90,16 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(100), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    messaging_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

@@ -39,6 +39,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
         title="CLOCK catalog",
         description=DESCRIPTION or "",
         lifespan=lifespan,
+        idempotent_writes=True,
     )
     if settings.public_max_age:
         app.add_middleware(PublicCacheControl, max_age=settings.public_max_age)

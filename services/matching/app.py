@@ -77,6 +77,7 @@ def create_app(
         title="CLOCK matching",
         description=DESCRIPTION or "",
         lifespan=lifespan,
+        idempotent_writes=True,
     )
     app.state.clock = clock or now_utc
     app.include_router(api.router)

@@ -80,6 +80,7 @@ def create_app(
         title="CLOCK membership",
         description=DESCRIPTION or "",
         lifespan=lifespan,
+        idempotent_writes=True,
     )
     app.state.clock = now
     app.include_router(api.router)
