@@ -3,10 +3,11 @@
 `events` is the log of every event received from the three streams, unknown types included.
 The KPIs are read from aggregates kept up to date with it, in the same transaction as each
 event is logged: daily sums per KPI and dimension key (`kpi_daily`), the keys counted by
-distinct-count KPIs (`kpi_items`), the values of median KPIs (`kpi_values`), the keys seen per
-dimension (`kpi_keys`), and the little state the facts need (`fold_state`). Sums are integers
-in millionths, exact on PostgreSQL and SQLite alike. `reports` holds issued reports: their
-whole content is stored, never recomputed, so a late event cannot change an issued report.
+distinct-count KPIs (`kpi_items`), the values of median KPIs (`kpi_values`), how many of either
+each calendar period holds (`kpi_counts`), the keys seen per dimension (`kpi_keys`), and the
+little state the facts need (`fold_state`). Sums are integers in millionths, exact on
+PostgreSQL and SQLite alike. `reports` holds issued reports: their whole content is stored,
+never recomputed, so a late event cannot change an issued report.
 """
 
 from __future__ import annotations
@@ -157,6 +158,23 @@ class KpiValue(Base):
         # Covering, in the order a median reads: no sort, no table lookup.
         Index("ix_kpi_values_period", "kpi", "dimension", "grain", "period", "key", "value"),
     )
+
+
+class KpiCount(Base):
+    """Per calendar period (`month`, `quarter`, `year`) and dimension key: how many distinct
+    items a distinct-count KPI has there, or how many values a median KPI has. Kept as the
+    items and values are added, so a query reads one row per bucket instead of counting."""
+
+    __tablename__ = "kpi_counts"
+
+    kpi: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (WITHOUT_ROWID,)
 
 
 class KpiKey(Base):

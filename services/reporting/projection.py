@@ -4,11 +4,16 @@ Each logged event is turned into facts (`facts`), and the facts are added to the
 in the same transaction as the event enters the log, with upserts that add to what is there:
 so the aggregates never disagree with the log, whatever the order in which the streams'
 events arrive, and a KPI query reads a few thousand summed rows, never the log itself.
+
+Distinct items and median values are also counted per calendar period (`kpi_counts`): an item
+counts when the insert of its row returns it, i.e. when its period did not hold it yet, so a
+redelivered event or an item seen before is not counted twice.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +32,7 @@ from services.reporting.models import (
     TOTAL,
     Base,
     FoldState,
+    KpiCount,
     KpiDaily,
     KpiItem,
     KpiKey,
@@ -58,6 +64,9 @@ def _keys_of(fact: Fact) -> list[tuple[str, str]]:
 
 
 GRAINS = ("day", "month", "quarter", "year")
+BUCKET = ("kpi", "dimension", "grain", "period", "key")
+"""The columns that place an item or value (and its count) in `kpi_items`, `kpi_values` and
+`kpi_counts`."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -84,30 +93,49 @@ class Additions:
 
     def add(self, facts: Iterable[Fact]) -> None:
         for fact in facts:
-            aggregation = BY_NAME[fact.kpi].aggregation
             when = fact.time.date()
-            day, month = when.toordinal(), month_index(when)
-            value, denominator = scaled(fact.value), scaled(fact.denominator)
-            for dimension, key in _keys_of(fact):
-                if dimension != TOTAL:
-                    seen = self.keys.get((fact.kpi, dimension, key))
-                    if seen is None or day < seen:
-                        self.keys[(fact.kpi, dimension, key)] = day
-                if aggregation == "distinct":
-                    if fact.key is not None:
-                        for grain, label in periods_of(day):
-                            self.items.add((fact.kpi, dimension, grain, label, key, fact.key[:100]))
-                elif aggregation == "median":
-                    for grain, label in periods_of(day):
-                        self.values.append((fact.kpi, dimension, grain, label, key, value))
+            day = when.toordinal()
+            pairs = _keys_of(fact)
+            self._first_seen(fact.kpi, pairs[1:], day)  # pairs[0] is the total
+            aggregation = BY_NAME[fact.kpi].aggregation
+            if aggregation == "distinct":
+                if fact.key is not None:
+                    self._add_items(fact.kpi, pairs, day, fact.key[:100])
+            elif aggregation == "median":
+                self._add_values(fact.kpi, pairs, day, scaled(fact.value))
+            else:
+                self._add_sums(fact, pairs, day, month_index(when))
+
+    def _first_seen(self, kpi: str, pairs: Sequence[tuple[str, str]], day: int) -> None:
+        keys = self.keys
+        for dimension, key in pairs:
+            seen = keys.get((kpi, dimension, key))
+            if seen is None or day < seen:
+                keys[(kpi, dimension, key)] = day
+
+    def _add_items(self, kpi: str, pairs: Sequence[tuple[str, str]], day: int, item: str) -> None:
+        periods = periods_of(day)
+        self.items.update(
+            (kpi, d, grain, label, key, item) for d, key in pairs for grain, label in periods
+        )
+
+    def _add_values(self, kpi: str, pairs: Sequence[tuple[str, str]], day: int, value: int) -> None:
+        periods = periods_of(day)
+        self.values.extend(
+            (kpi, d, grain, label, key, value) for d, key in pairs for grain, label in periods
+        )
+
+    def _add_sums(self, fact: Fact, pairs: Sequence[tuple[str, str]], day: int, month: int) -> None:
+        value, denominator = scaled(fact.value), scaled(fact.denominator)
+        for sums, at in ((self.daily, day), (self.monthly, month)):
+            for dimension, key in pairs:
+                found = sums.get(cell := (fact.kpi, dimension, key, at))
+                if found is None:
+                    sums[cell] = [value, denominator, 1]
                 else:
-                    for sums in (
-                        self.daily.setdefault((fact.kpi, dimension, key, day), [0, 0, 0]),
-                        self.monthly.setdefault((fact.kpi, dimension, key, month), [0, 0, 0]),
-                    ):
-                        sums[0] += value
-                        sums[1] += denominator
-                        sums[2] += 1
+                    found[0] += value
+                    found[1] += denominator
+                    found[2] += 1
 
     def statements(self, dialect: str) -> list[tuple[Executable, list[dict[str, Any]]]]:
         """The upserts that add these to the aggregates, with their rows."""
@@ -131,12 +159,11 @@ class Additions:
                     for (k, d, key, at), (v, n, c) in sorted(sums.items())
                 ]
                 found.append((upserts[name], rows))
-        columns = ("kpi", "dimension", "grain", "period", "key")
-        if self.items:
-            rows = [dict(zip((*columns, "item"), row, strict=True)) for row in sorted(self.items)]
-            found.append((upserts["items"], rows))
+        days = sorted(row for row in self.items if row[2] == "day")
+        if days:
+            found.append((upserts["items"], _item_rows(days)))
         if self.values:
-            rows = [dict(zip((*columns, "value"), row, strict=True)) for row in self.values]
+            rows = [dict(zip((*BUCKET, "value"), row, strict=True)) for row in self.values]
             found.append((upserts["values"], rows))
         if self.keys:
             rows = [
@@ -145,6 +172,27 @@ class Additions:
             ]
             found.append((upserts["keys"], rows))
         return found
+
+    def calendar_item_rows(self) -> list[dict[str, Any]]:
+        """The rows of `kpi_items` of calendar periods, inserted apart (`counted_items`): those
+        new to their period are counted. The day grain is not counted (custom ranges count
+        distinct items across days), so its rows are in `statements`, without the cost of
+        returning rows."""
+        return _item_rows(sorted(row for row in self.items if row[2] != "day"))
+
+    def size_rows(self, new_items: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        """What to add to `kpi_counts`: each value of a median KPI, and each item a calendar
+        period did not hold yet (`new_items`: the buckets of the item rows inserted)."""
+        sizes = Counter(row[:5] for row in self.values if row[2] != "day")
+        sizes.update(map(tuple, new_items))
+        return [
+            dict(zip((*BUCKET, "size"), (*bucket, size), strict=True))
+            for bucket, size in sorted(sizes.items())
+        ]
+
+
+def _item_rows(items: Iterable[tuple[str, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip((*BUCKET, "item"), row, strict=True)) for row in items]
 
 
 def _table(model: type[Base]) -> Table:
@@ -158,8 +206,9 @@ def _upserts(dialect: str) -> dict[str, Executable]:
     """Core statements (built once: cheaper than the ORM's bulk path), for `sqlite` or
     `postgresql`: they add to existing rows rather than replace them."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    daily, monthly, items, values, keys, state = (
-        _table(model) for model in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey, FoldState)
+    daily, monthly, items, values, counts, keys, state = (
+        _table(model)
+        for model in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiCount, KpiKey, FoldState)
     )
 
     def add_sums(table: Table, period: str) -> Executable:
@@ -173,6 +222,10 @@ def _upserts(dialect: str) -> dict[str, Executable]:
             },
         )
 
+    add_sizes = insert(counts)
+    add_sizes = add_sizes.on_conflict_do_update(
+        index_elements=list(BUCKET), set_={"size": counts.c.size + add_sizes.excluded.size}
+    )
     add_keys = insert(keys)
     add_keys = add_keys.on_conflict_do_update(
         index_elements=["kpi", "dimension", "key"],
@@ -187,7 +240,12 @@ def _upserts(dialect: str) -> dict[str, Executable]:
         "daily": add_sums(daily, "day"),
         "monthly": add_sums(monthly, "month"),
         "items": insert(items).on_conflict_do_nothing(),
+        # Returns only the rows inserted: the items new to their period.
+        "counted_items": insert(items)
+        .on_conflict_do_nothing()
+        .returning(*(items.c[name] for name in BUCKET)),
         "values": insert(values),
+        "sizes": add_sizes,
         "keys": add_keys,
         "state": set_state,
     }
@@ -216,6 +274,12 @@ async def project(session: AsyncSession, incoming: Sequence[Incoming]) -> None:
     dialect = session.get_bind().dialect.name
     for stmt, params in additions.statements(dialect):
         await session.execute(stmt, params)
+    new_items: Sequence[Any] = ()
+    if items := additions.calendar_item_rows():
+        new_items = (await session.execute(_upserts(dialect)["counted_items"], items)).all()
+    sizes = additions.size_rows(new_items)
+    if sizes:
+        await session.execute(_upserts(dialect)["sizes"], sizes)
     await _save_state(session, dialect, before, state, wanted)
 
 
@@ -248,15 +312,18 @@ async def reset_stream(session: AsyncSession, source: str) -> None:
     kpis = _stream_kpis(source)
     await session.execute(delete(StoredEvent).where(StoredEvent.stream == stream_of(source)))
     await session.execute(delete(FoldState).where(FoldState.stream == source))
-    for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey):
+    for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiCount, KpiKey):
         await session.execute(delete(table).where(table.kpi.in_(kpis)))
 
 
-def backfill(connection: Connection, *, batch: int = 5000) -> int:
+def backfill(connection: Connection, *, batch: int = 5000, counts: bool = True) -> int:
     """Rebuild every aggregate from the log, in the order the events were received (used by
-    the migration that introduced the aggregates; synchronous). Returns the events read."""
+    the migration that introduced the aggregates, before `kpi_counts` existed: `counts=False`;
+    synchronous). Returns the events read."""
     for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey, FoldState):
         connection.execute(delete(table))
+    if counts:
+        connection.execute(delete(KpiCount))
     state: dict[str, Any] = {}
     streams: dict[str, str] = {}
     additions = Additions()
@@ -285,11 +352,18 @@ def backfill(connection: Connection, *, batch: int = 5000) -> int:
             additions.add(facts_of_event(event, state))
             last = seq
         count += len(rows)
-    for stmt, values in additions.statements(connection.dialect.name):
+    dialect = connection.dialect.name
+    for stmt, values in additions.statements(dialect):
         connection.execute(stmt, values)
+    new_items: Sequence[Any] = ()
+    if items := additions.calendar_item_rows():
+        new_items = connection.execute(_upserts(dialect)["counted_items"], items).all()
+    sizes = additions.size_rows(new_items)
+    if counts and sizes:
+        connection.execute(_upserts(dialect)["sizes"], sizes)
     if state:
         connection.execute(
-            _upserts(connection.dialect.name)["state"],
+            _upserts(dialect)["state"],
             [{"key": k, "stream": streams.get(k, ""), "value": v} for k, v in state.items()],
         )
     return count

@@ -1,13 +1,15 @@
 """KPI values per period bucket (and dimension key), read from the aggregates.
 
-Calendar buckets (months, quarters, years) read the monthly sums, the distinct items and the
-median values kept per calendar period: a count of rows, a few hundred sums, a median found
-along an index. Custom ranges read the daily rows instead. Stocks add the level before the
-first bucket. Everything is grouped in the database; only the results come back.
+Calendar buckets (months, quarters, years) read the monthly sums, the counters of distinct
+items and of median values kept per calendar period, and the middle values found along an
+index: a few thousand rows in all. Custom ranges read the daily rows instead. Stocks add the
+level before the first bucket. Everything is grouped in the database; only the results come
+back.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,12 +17,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, TextClause, and_, case, func, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.kpis import BY_NAME, Kpi, present
 from services.reporting.models import (
     TOTAL,
+    KpiCount,
     KpiDaily,
     KpiItem,
     KpiKey,
@@ -101,22 +104,22 @@ async def _levels_before(
     session: AsyncSession, kpis: Sequence[str], dims: Sequence[str], day: date
 ) -> dict[tuple[str, str, str], int]:
     """Stock levels at the start of `day`: whole months from the monthly sums, the days of
-    the month before `day` from the daily ones."""
+    the month before `day` from the daily ones (one statement: a round trip less)."""
     if not kpis:
         return {}
-    levels: dict[tuple[str, str, str], int] = defaultdict(int)
     month_start = date(day.year, day.month, 1).toordinal()
-    for table, condition in (
-        (KpiMonthly, KpiMonthly.month < month_index(day)),
-        (KpiDaily, and_(KpiDaily.day >= month_start, KpiDaily.day < day.toordinal())),
-    ):
-        rows = await session.execute(
-            select(table.kpi, table.dimension, table.key, func.sum(table.value))
-            .where(table.kpi.in_(kpis), table.dimension.in_(dims), condition)
-            .group_by(table.kpi, table.dimension, table.key)
+    parts = [
+        select(table.kpi, table.dimension, table.key, func.sum(table.value))
+        .where(table.kpi.in_(kpis), table.dimension.in_(dims), condition)
+        .group_by(table.kpi, table.dimension, table.key)
+        for table, condition in (
+            (KpiMonthly, KpiMonthly.month < month_index(day)),
+            (KpiDaily, and_(KpiDaily.day >= month_start, KpiDaily.day < day.toordinal())),
         )
-        for k, d, key, value in rows:
-            levels[(k, d, key)] += int(value)
+    ]
+    levels: dict[tuple[str, str, str], int] = defaultdict(int)
+    for k, d, key, value in await session.execute(union_all(*parts)):
+        levels[(k, d, key)] += int(value)
     return levels
 
 
@@ -148,13 +151,42 @@ def _cells(scope: Scope, rows: Any) -> dict[Cell, Any]:
     return found
 
 
-async def _distinct(session: AsyncSession, scope: Scope) -> dict[Cell, int]:
+async def _sizes(session: AsyncSession, scope: Scope) -> dict[Cell, int]:
+    """How many items (distinct counts) or values (medians) each calendar bucket holds, from
+    the counters kept with them."""
+    if not scope.kpis:
+        return {}
+    _, conditions = _period_rows(KpiCount, scope)
+    rows = await session.execute(
+        select(
+            KpiCount.kpi, KpiCount.dimension, KpiCount.key, KpiCount.period, KpiCount.size
+        ).where(*conditions)
+    )
+    return {cell: int(n) for cell, n in _cells(scope, rows).items()}
+
+
+async def _distinct_and_medians(
+    session: AsyncSession, distinct: Scope, medians: Scope
+) -> tuple[dict[Cell, int], dict[Cell, Decimal]]:
+    """Distinct counts and exact medians. Custom ranges count the items of their days and
+    take the middle of the values here. Calendar periods read both from one read of the
+    counters: a distinct count is its counter; a median is found with it (`_middles`)."""
+    if not distinct.calendar:
+        counts = await _distinct_of_range(session, distinct)
+        return counts, await _medians_of_range(session, medians)
+    both = Scope([*distinct.kpis, *medians.kpis], distinct.dims, distinct.periods)
+    sizes = await _sizes(session, both)
+    wanted = set(medians.kpis)
+    buckets = [(cell, n) for cell, n in sizes.items() if cell[0] in wanted]
+    return sizes, await _medians_of_calendar(session, medians, buckets)
+
+
+async def _distinct_of_range(session: AsyncSession, scope: Scope) -> dict[Cell, int]:
     if not scope.kpis:
         return {}
     bucket, conditions = _period_rows(KpiItem, scope)
     bucket = bucket.label("bucket")
-    # A calendar period holds each item once: counting rows is enough.
-    counted = func.count() if scope.calendar else func.count(KpiItem.item.distinct())
+    counted = func.count(KpiItem.item.distinct())
     rows = await session.execute(
         select(KpiItem.kpi, KpiItem.dimension, KpiItem.key, bucket, counted)
         .where(*conditions)
@@ -163,55 +195,49 @@ async def _distinct(session: AsyncSession, scope: Scope) -> dict[Cell, int]:
     return {cell: int(n) for cell, n in _cells(scope, rows).items()}
 
 
-async def _medians(session: AsyncSession, scope: Scope) -> dict[Cell, Decimal]:
-    """Exact medians. For calendar periods the database counts each bucket's values, then
-    reads only the middle one or two along the covering index (`LIMIT 2 OFFSET (n - 1) / 2`,
-    one small subquery per bucket, sent together); a window function is several times slower
-    and so is fetching every value. Custom ranges fetch the values and take the middle here."""
-    if not scope.kpis:
-        return {}
-    if not scope.calendar:
-        return await _medians_of_range(session, scope)
-    _, conditions = _period_rows(KpiValue, scope)
-    counted = await session.execute(
-        select(KpiValue.kpi, KpiValue.dimension, KpiValue.key, KpiValue.period, func.count())
-        .where(*conditions)
-        .group_by(KpiValue.kpi, KpiValue.dimension, KpiValue.period, KpiValue.key)
-    )
-    buckets: list[tuple[str, str, str, str, int]] = [
-        (k, d, key, period, int(n)) for k, d, key, period, n in counted
-    ]
+async def _medians_of_calendar(
+    session: AsyncSession, scope: Scope, buckets: Sequence[tuple[Cell, int]]
+) -> dict[Cell, Decimal]:
+    """Given each bucket's number of values, the database reads only the middle one or two
+    along the covering index (`LIMIT 2 OFFSET (n - 1) / 2`, one small subquery per bucket,
+    sent together); a window function is several times slower and so is fetching every
+    value."""
     found: dict[Cell, Decimal] = {}
-    for start in range(0, len(buckets), 200):  # bounded statements (bound parameters)
-        chunk = buckets[start : start + 200]
-        middles = []
-        for index, (k, d, key, period, n) in enumerate(chunk):
-            middle = (
-                select(literal(index).label("bucket"), KpiValue.value)
-                .where(
-                    KpiValue.kpi == k,
-                    KpiValue.dimension == d,
-                    KpiValue.grain == scope.grain,
-                    KpiValue.period == period,
-                    KpiValue.key == key,
-                )
-                .order_by(KpiValue.value)
-                .limit(2 - n % 2)
-                .offset((n - 1) // 2)
-                .subquery()
-            )
-            middles.append(select(middle.c.bucket, middle.c.value))
+    for start in range(0, len(buckets), MIDDLES):
+        chunk = buckets[start : start + MIDDLES]
+        params: dict[str, Any] = {"g": scope.grain}
+        for index, ((k, d, key, bucket), n) in enumerate(chunk):
+            period = scope.periods[bucket].label
+            params |= {f"k{index}": k, f"d{index}": d, f"p{index}": period, f"y{index}": key}
+            params |= {f"l{index}": 2 - n % 2, f"o{index}": (n - 1) // 2}
         values: dict[int, list[int]] = defaultdict(list)
-        for index, value in await session.execute(union_all(*middles)):
+        for index, value in await session.execute(_middles(len(chunk)), params):
             values[index].append(value)
-        labels = scope.labels()
-        for index, (k, d, key, period, _) in enumerate(chunk):
-            pair = values[index]
-            found[(k, d, key, labels[period])] = sum(map(unscaled, pair), Decimal(0)) / len(pair)
+        for index, (cell, _) in enumerate(chunk):
+            found[cell] = sum(map(unscaled, values[index]), Decimal(0)) / len(values[index])
     return found
 
 
+MIDDLES = 200
+"""Buckets per median statement (bounded: 7 parameters each)."""
+
+
+@functools.lru_cache(maxsize=MIDDLES)
+def _middles(count: int) -> TextClause:
+    """The middle values of `count` buckets, as `(index, value)` rows. Plain SQL, built once
+    per size: building and compiling the same statement with SQLAlchemy's constructs on every
+    query cost more than running it."""
+    seek = (
+        "SELECT {i} AS bucket, value FROM (SELECT value FROM kpi_values"
+        " WHERE kpi = :k{i} AND dimension = :d{i} AND grain = :g AND period = :p{i}"
+        ' AND "key" = :y{i} ORDER BY value LIMIT :l{i} OFFSET :o{i}) AS middle{i}'
+    )
+    return text(" UNION ALL ".join(seek.format(i=i) for i in range(count)))
+
+
 async def _medians_of_range(session: AsyncSession, scope: Scope) -> dict[Cell, Decimal]:
+    if not scope.kpis:
+        return {}
     bucket, conditions = _period_rows(KpiValue, scope)
     rows = await session.execute(
         select(KpiValue.kpi, KpiValue.dimension, KpiValue.key, bucket.label("bucket"))
@@ -289,25 +315,28 @@ async def kpi_items(
             of["stock"].append(name)
     sums = await _sums(session, Scope(of["sums"], dims, periods))
     levels = await _levels_before(session, of["stock"], dims, periods[0].start)
-    distinct = await _distinct(session, Scope(of["distinct"], dims, periods))
-    medians = await _medians(session, Scope(of["median"], dims, periods))
+    distinct, medians = await _distinct_and_medians(
+        session, Scope(of["distinct"], dims, periods), Scope(of["median"], dims, periods)
+    )
     keys = await _keys(session, kpis, by, periods[-1].end.toordinal())
 
+    labels = [p.label for p in periods]  # once: a property, asked for thousands of items
     items: list[dict[str, Any]] = []
     for name in kpis:
         kpi = BY_NAME[name]
+        stock = kpi.aggregation == "stock"
         rows = [(TOTAL, TOTAL)] + [(d, key) for d in by for key in keys.get((name, d), [])]
         for dimension, key in rows:
             level = unscaled(levels.get((name, dimension, key), 0))
-            for index, period in enumerate(periods):
+            for index, label in enumerate(labels):
                 value = _value(kpi, (name, dimension, key, index), sums, distinct, medians)
-                if kpi.aggregation == "stock":
+                if stock:
                     level += value or Decimal(0)
                     value = level
                 items.append(
                     {
                         "kpi": name,
-                        "period": period.label,
+                        "period": label,
                         "dimension": dimension or None,
                         "key": key or None,
                         "value": present(kpi, value),
