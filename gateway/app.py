@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from kernel.db import create_engine, create_sessionmaker
 from kernel.errors import install_problem_handlers
 from kernel.http import RequestContextMiddleware, add_health_routes
 from kernel.logs import configure_logging
+from kernel.runtime import freeze_heap
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -183,9 +185,11 @@ def create_app(
                 stop=stop_purging,
             )
         )
+        freeze_heap()
         try:
             yield
         finally:
+            gc.unfreeze()
             app.state.gateway = None
             stop_purging.set()  # let a purge under way finish: no connection cut mid-query
             try:

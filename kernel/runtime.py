@@ -6,6 +6,7 @@ and disposes of them in reverse order; a service's `app.py` enters it in its lif
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -36,6 +37,17 @@ from kernel.outbox import PENDING_KEY, OutboxRelay
 from kernel.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def freeze_heap() -> None:
+    """Move the objects alive now out of the collector's generations.
+
+    Modules, routes, schemas, compiled statements, an index: they live as long as the process,
+    yet a full collection walks all of them, every few hundred requests, for 50-120 ms: the
+    p99 of the requests it lands on. Frozen, they are skipped; refcounting still frees them."""
+    gc.collect()
+    gc.freeze()
+
 
 Subscriptions = Mapping[str, Mapping[str, Handler]]
 """Handlers by event type, by the publishing service whose stream they consume."""
@@ -118,9 +130,11 @@ class ServiceRuntime:
         ]
         for consumer in self.consumers:
             consumer.start()
+        freeze_heap()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        gc.unfreeze()
         for consumer in self.consumers:
             await consumer.stop()
         if self.relay is not None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from clock_cli.bench.load import Load, percentile, run_hey
-from clock_cli.bench.memory import PeakSampler
+from clock_cli.bench.memory import PeakSampler, cpu_seconds
 from clock_cli.bench.plan import Plan
 from clock_cli.bench.platform import BenchPlatform
 from kernel.contracts import matching as contracts
@@ -30,7 +30,10 @@ CONSUMERS = ("catalog", "matching", "reporting")
 """The services that consume membership's organisation events."""
 ORGANISATION = {"name": "Organizzazione di prova", "kind": "other", "province": "FI",
                 "municipality": "Firenze"}  # fmt: skip
-PER_WORKER_RATE = 25.0
+PER_WORKER_RATE = 10.0
+"""Writes per second asked of each hey worker: a worker waits for each answer, so it keeps its
+pace only while writes take less than 1/PER_WORKER_RATE seconds."""
+PROCESSES = ("membership", "catalog", "matching", "reporting")
 
 
 def _utc(value: datetime) -> datetime:
@@ -105,6 +108,7 @@ def commit_to_commit(platform: BenchPlatform, plan: Plan, sampler: PeakSampler) 
         body=json.dumps(ORGANISATION),
     )
     since = datetime.now(UTC)
+    cpu_before = {name: cpu_seconds(platform.pids[name]) for name in PROCESSES}
     with sampler:
         writes = run_hey([load], plan.event_seconds)
         if writes.requests and writes.errors == writes.requests:  # the harness's own mistake
@@ -113,7 +117,13 @@ def commit_to_commit(platform: BenchPlatform, plan: Plan, sampler: PeakSampler) 
             _published(platform.database_urls["membership"], since, datetime.now(UTC))
         )
         lags = asyncio.run(_lags(platform, created, plan.settle_seconds))
+    cpu_ms = {
+        name: round((cpu_seconds(platform.pids[name]) - cpu_before[name]) * 1000 / len(created), 2)
+        for name in PROCESSES
+        if created
+    }
     return {
+        "cpu_ms_per_event": cpu_ms,
         "target_rate": plan.event_rate,
         "writes": writes.figures(),
         "events": len(created),

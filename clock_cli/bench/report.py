@@ -150,17 +150,30 @@ def _matching_rows(c: dict[str, Any]) -> list[Row]:
 
 def _event_rows(d: dict[str, Any]) -> list[Row]:
     writes = d["writes"]
+    cpu = d.get("cpu_ms_per_event") or {}
+    cpu_row = Row(
+        "CPU per event (write and its three consumers)",
+        ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()),
+        f"sum {sum(cpu.values()):.1f} ms: {1000 / sum(cpu.values()):.0f} events/s per core"
+        if cpu and sum(cpu.values())
+        else "—",
+        "—",
+        None,
+    )
     return [
-        Row(
-            f"membership commit to {name} commit, writes at {writes['rate']:.0f}/s "
-            f"(asked {d['target_rate']:.0f}/s)",
-            f"p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms "
-            f"({figures['events']}/{d['events']} events)",
-            f"write: {_ms(writes)}",
-            "p99 ≤ 200 ms",
-            0 < d["events"] == figures["events"] and figures["p99_ms"] <= 200,
-        )
-        for name, figures in d["consumers"].items()
+        cpu_row,
+        *[
+            Row(
+                f"membership commit to {name} commit, writes at {writes['rate']:.0f}/s "
+                f"(asked {d['target_rate']:.0f}/s)",
+                f"p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms "
+                f"({figures['events']}/{d['events']} events)",
+                f"write: {_ms(writes)}",
+                "p99 ≤ 200 ms",
+                0 < d["events"] == figures["events"] and figures["p99_ms"] <= 200,
+            )
+            for name, figures in d["consumers"].items()
+        ],
     ]
 
 

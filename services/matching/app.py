@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from kernel.events import now_utc
-from kernel.runtime import ServiceRuntime, create_service_app
+from kernel.runtime import ServiceRuntime, create_service_app, freeze_heap
 from services.matching import __doc__ as DESCRIPTION
 from services.matching import api, events
 from services.matching.embedding import Embedder
@@ -33,6 +33,7 @@ async def warm(ranker: Ranker) -> None:
     try:
         await ranker.embed(["warm up"])
         await ranker.for_request()
+        freeze_heap()  # the model and the index live as long as the process
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the first query will try again

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,20 +21,6 @@ from services.reporting.settings import ReportingSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 Clock = Callable[[], datetime]
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Moves the objects alive once the app has started (modules, routes, engine, compiled
-    statements: they live as long as the process) out of the collector's generations. A full
-    collection otherwise walks all of them every few hundred KPI queries, which took about
-    100 ms: the p99 of those queries."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -64,8 +49,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
                     name="reporting-auto-issue",
                 )
             try:
-                with frozen_heap():
-                    yield
+                yield
             finally:
                 await cancel_and_wait(task)
 
