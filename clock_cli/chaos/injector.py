@@ -37,6 +37,8 @@ DEATHS_PER_PHASE = 2
 ARMED_SECONDS = 10.0
 """Longest a service keeps its fault points in one phase, if it has not died enough."""
 PAUSE_SECONDS = ACK_WAIT + 2.0
+RECOVERY_WINDOW = 8.0
+"""Seconds after NATS is back, outside the mixed phase, before the next phase starts."""
 
 
 class FaultKind(StrEnum):
@@ -157,6 +159,10 @@ class Injector:
         await asyncio.to_thread(self.supervisor.start_nats_node, node)
         record.back_at = time.time()
         record.ended = record.back_at
+        if not mixed:
+            # The time consumers take to flow again is measured alone: the next phase (which
+            # may kill the very consumer measured) waits past the 5 s target.
+            await asyncio.sleep(RECOVERY_WINDOW)
 
     async def _armed_phase(self, kind: FaultKind, target: str, points: str, mixed: bool) -> None:
         """Restart `target` with fault points until it died DEATHS_PER_PHASE times (each death
