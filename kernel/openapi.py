@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.errors import PROBLEM_JSON, STATUS_TITLES
 
-NOT_BLANK = r"\S"
-"""`pattern` of a text that is stripped and must not be empty: after stripping, at least one
-character is the same as some character that is not blank; the schema can say the latter."""
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+r"""`pattern` of a text that is stripped and must not be empty: one character that is not blank.
+Python also strips U+001C-U+001F and U+0085, which ECMAScript's `\s` (the dialect of the
+schema's patterns, what clients and schemathesis read) leaves out: they are named here."""
 
 PROBLEM_SCHEMA = "Problem"
 PROBLEM_REF = f"#/components/schemas/{PROBLEM_SCHEMA}"
