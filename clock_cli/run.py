@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import httpx
 from pydantic import Field
@@ -32,13 +34,46 @@ class RunSettings(CommonSettings):
     nats_url_override: str | None = Field(default=None, validation_alias="CLOCK_NATS_URL")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: receive SIGTERM if the runner dies, so no process is orphaned."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def serve_process(name: str, *, env: Mapping[str, str], log_file: Path) -> subprocess.Popen[bytes]:
+    """`clock serve <name>` as a child, its output appended to `log_file`. Its own session:
+    a Ctrl-C reaches the runner, which stops the children in order."""
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "clock_cli.main", "serve", name],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+
+
+def stop_in_order(processes: Mapping[str, subprocess.Popen[bytes]], order: Sequence[str]) -> None:
+    """SIGTERM to each process of `order` still running, then SIGKILL to any that has not
+    exited within STOP_TIMEOUT of them all."""
+    for name in order:
+        process = processes.get(name)
+        if process is not None and process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for name in order:
+        process = processes.get(name)
+        if process is None:
+            continue
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class Platform:
@@ -115,14 +150,8 @@ class Platform:
             self.nats.start()
 
     def start(self, component: Component) -> None:
-        log = (self.log_dir / f"{component.name}.log").open("ab")
-        self.children[component.name] = subprocess.Popen(
-            [sys.executable, "-m", "clock_cli.main", "serve", component.name],
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # Ctrl-C reaches us; we stop them in order
-            preexec_fn=_die_with_parent,
+        self.children[component.name] = serve_process(
+            component.name, env=self.env, log_file=self.log_dir / f"{component.name}.log"
         )
 
     def wait_until_answering(self, names: list[str], path: str) -> None:
@@ -145,21 +174,7 @@ class Platform:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        order = ["gateway", *(s.name for s in SERVICES)]
-        for name in order:
-            process = self.children.get(name)
-            if process is not None and process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for name in order:
-            process = self.children.get(name)
-            if process is None:
-                continue
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_in_order(self.children, ["gateway", *(s.name for s in SERVICES)])
         self.children.clear()
         if self.nats is not None:
             self.nats.stop()

@@ -22,10 +22,9 @@ import httpx
 
 from clock_cli.components import GATEWAY, SERVICES
 from clock_cli.nats_server import NatsServer, free_port
-from clock_cli.run import _die_with_parent
+from clock_cli.run import serve_process, stop_in_order
 
 READY_TIMEOUT = 120.0
-STOP_TIMEOUT = 15.0
 ACK_WAIT = 3.0
 """Seconds JetStream waits for a consumer's ack (CLOCK_CONSUMER_ACK_WAIT): short, so that a
 paused consumer's messages are redelivered within the round."""
@@ -167,18 +166,11 @@ class Supervisor:
         env = dict(self.env)
         if faults:
             env["CLOCK_FAULTS"] = faults
-        log = (self.log_dir / f"{name}.log").open("ab")
         with self._lock:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "clock_cli.main", "serve", name],
-                env=env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
+            self.processes[name] = serve_process(
+                name, env=env, log_file=self.log_dir / f"{name}.log"
             )
             self._expected_exit.discard(name)
-        log.close()
 
     def wait_ready(self, name: str, *, timeout: float = READY_TIMEOUT) -> None:
         """Until the process answers 200 on /readyz (/healthz for the gateway)."""
@@ -248,20 +240,7 @@ class Supervisor:
         order = [GATEWAY.name, *SERVICE_NAMES]
         with self._lock:
             self._expected_exit.update(order)
-        for name in order:
-            process = self.processes.get(name)
-            if process is not None and process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for name in order:
-            process = self.processes.get(name)
-            if process is None:
-                continue
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_in_order(self.processes, order)
         for node in self.nats_nodes:
             node.stop()
 
