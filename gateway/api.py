@@ -229,8 +229,8 @@ def is_blocked(path: str, blocked: list[str]) -> bool:
 
 
 async def _proxy(request: Request, state: GatewayState, service: str, path: str) -> Response:
-    base_url = state.upstreams.get(service)
-    if base_url is None:
+    upstream = state.upstreams.get(service)
+    if upstream is None:
         known = ", ".join(sorted(state.upstreams))
         raise NotFound(f"no service '{service}' at this gateway; services: {known}")
     if is_blocked(path, state.settings.blocked_paths):
@@ -251,7 +251,7 @@ async def _proxy(request: Request, state: GatewayState, service: str, path: str)
     options: dict[str, Any] = {
         "client": state.client,
         "service": service,
-        "base_url": base_url,
+        "upstream": upstream,
         "path": path,
         "principal_header": sign(principal, state.secret),
         "body": body,

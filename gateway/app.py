@@ -38,6 +38,7 @@ from gateway.security import SecurityHeaders, page_csp
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.transport import AiohttpTransport, NoCookies
+from gateway.upstreams import Upstream
 from kernel.db import create_engine, create_sessionmaker
 from kernel.errors import install_problem_handlers
 from kernel.http import RequestContextMiddleware, add_health_routes
@@ -116,7 +117,7 @@ def create_app(
     settings = settings or GatewaySettings()
     configure_logging("gateway", level=settings.log_level, json_format=settings.log_json)
     secret = settings.resolved_principal_secret()
-    upstreams = settings.upstreams()
+    upstreams = {name: Upstream(name, urls) for name, urls in settings.upstreams().items()}
     description = DESCRIPTION or ""
 
     @asynccontextmanager
@@ -148,7 +149,7 @@ def create_app(
             return await fetch_document(
                 client,
                 service=service,
-                base_url=upstreams[service],
+                upstream=upstreams[service],
                 secret=secret,
                 timeout=min(settings.upstream_timeout, 10.0),
             )

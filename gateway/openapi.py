@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from gateway.upstreams import Upstream
 from kernel.context import request_id_var
 from kernel.http import REQUEST_ID_HEADER
 from kernel.principal import ANONYMOUS, PRINCIPAL_HEADER, sign
@@ -298,19 +299,27 @@ def resolve_ref(document: Mapping[str, Any], ref: str) -> Any:
 
 
 async def fetch_document(
-    client: httpx.AsyncClient, *, service: str, base_url: str, secret: str, timeout: float
+    client: httpx.AsyncClient, *, service: str, upstream: Upstream, secret: str, timeout: float
 ) -> JSONDict | None:
-    """A service's own OpenAPI document, or None when it cannot be had."""
+    """A service's own OpenAPI document (from the first replica that answers), or None when
+    it cannot be had."""
     headers = {PRINCIPAL_HEADER: sign(ANONYMOUS, secret)}
     request_id = request_id_var.get()
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
-    try:
-        response = await client.get(f"{base_url}/openapi.json", headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        log.warning(
-            "service OpenAPI unreachable", extra={"service": service, "error": type(exc).__name__}
-        )
+    response: httpx.Response | None = None
+    for base_url in dict.fromkeys(upstream.attempts()):
+        try:
+            response = await client.get(
+                f"{base_url}/openapi.json", headers=headers, timeout=timeout
+            )
+            break
+        except httpx.HTTPError as exc:
+            log.warning(
+                "service OpenAPI unreachable",
+                extra={"service": service, "url": base_url, "error": type(exc).__name__},
+            )
+    if response is None:
         return None
     if response.status_code != 200:
         log.warning(

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gateway.upstreams import Upstream, never_connected, retryable
 from kernel.context import request_id_var, traceparent_var
 from kernel.errors import BadGateway, DomainError, GatewayTimeout, NotFound, ServiceUnavailable
 from kernel.http import REQUEST_ID_HEADER
@@ -209,18 +210,19 @@ async def _send(
     *,
     client: httpx.AsyncClient,
     service: str,
-    base_url: str,
+    upstream: Upstream,
     path: str,
     principal_header: str,
     body: bytes,
     timeout: float,
     extra_headers: Sequence[tuple[str, str]] = (),
-) -> httpx.Response:
-    """The service's response, its body not read yet; 502/503/504 when there is none."""
-    target = base_url + upstream_path(request, service, path)
+) -> tuple[httpx.Response, str]:
+    """The response of one of the service's replicas, its body not read yet, and that
+    replica's base URL; 502/503/504 when none answered."""
+    target_path = upstream_path(request, service, path)
     query = request.scope.get("query_string", b"")
     if query:
-        target += "?" + query.decode("latin-1")
+        target_path += "?" + query.decode("latin-1")
 
     declared = request.headers.get("content-length")
     client_address = request.client.host if request.client else None
@@ -235,22 +237,39 @@ async def _send(
         content_length=str(len(body)) if body or declared is not None else None,
     )
     headers.extend(extra_headers)
-    upstream_request = client.build_request(
-        request.method,
-        target,
-        # bytes, as Starlette decoded them (latin-1): non-ASCII values pass through unchanged
-        headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-        content=body or None,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, client.timeout.connect or timeout)),
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    request_timeout = httpx.Timeout(
+        timeout, connect=min(timeout, client.timeout.connect or timeout)
     )
-    started = anyio.current_time()
-    try:
-        upstream = await client.send(upstream_request, stream=True)
-    except httpx.TransportError as exc:
-        raise _failure(service, exc) from None
-    UPSTREAM_DURATION.labels(service).observe(anyio.current_time() - started)
-    UPSTREAM_REQUESTS.labels(service, str(upstream.status_code)).inc()
-    return upstream
+    attempts = upstream.attempts()
+    for number, base_url in enumerate(attempts, start=1):
+        upstream_request = client.build_request(
+            request.method,
+            base_url + target_path,
+            # bytes, as Starlette decoded them (latin-1): non-ASCII values pass through unchanged
+            headers=raw_headers,
+            content=body or None,
+            timeout=request_timeout,
+        )
+        started = anyio.current_time()
+        try:
+            response = await client.send(upstream_request, stream=True)
+        except httpx.TransportError as exc:
+            if never_connected(exc):
+                upstream.mark_down(base_url)
+            if number < len(attempts) and retryable(request.method, exc):
+                UPSTREAM_REQUESTS.labels(service, "retried").inc()
+                log.info(
+                    "upstream replica failed; trying the next",
+                    extra={"service": service, "error": type(exc).__name__},
+                )
+                continue
+            raise _failure(service, exc) from None
+        upstream.mark_up(base_url)
+        UPSTREAM_DURATION.labels(service).observe(anyio.current_time() - started)
+        UPSTREAM_REQUESTS.labels(service, str(response.status_code)).inc()
+        return response, base_url
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _failure(service: str, exc: httpx.TransportError) -> DomainError:
@@ -275,7 +294,7 @@ async def forward(
     *,
     client: httpx.AsyncClient,
     service: str,
-    base_url: str,
+    upstream: Upstream,
     path: str,
     principal_header: str,
     body: bytes,
@@ -283,11 +302,11 @@ async def forward(
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Response:
     """Send the request to `service` and stream its answer back."""
-    upstream = await _send(
+    response, base_url = await _send(
         request,
         client=client,
         service=service,
-        base_url=base_url,
+        upstream=upstream,
         path=path,
         principal_header=principal_header,
         body=body,
@@ -295,22 +314,22 @@ async def forward(
         extra_headers=extra_headers,
     )
     response_headers = downstream_response_headers(
-        upstream.headers,
+        response.headers,
         base_url=base_url,
         public_prefix=f"{API_PREFIX}/{service}",
     )
-    if _is_small(upstream):
+    if _is_small(response):
         # Most answers are a few KiB: read at once and sent whole, they skip the streaming
         # machinery (a task per response, a send per chunk) that large exports need.
         try:
-            content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            content = b"".join([chunk async for chunk in response.aiter_raw()])
         except httpx.TransportError as exc:
             raise _failure(service, exc) from None
         finally:
             with anyio.CancelScope(shield=True):
-                await upstream.aclose()
-        return BufferedUpstreamResponse(upstream.status_code, response_headers, content)
-    return UpstreamResponse(upstream, service=service, headers=response_headers)
+                await response.aclose()
+        return BufferedUpstreamResponse(response.status_code, response_headers, content)
+    return UpstreamResponse(response, service=service, headers=response_headers)
 
 
 SMALL_BODY_BYTES = 256 * 1024
@@ -336,7 +355,7 @@ async def forward_buffered(
     *,
     client: httpx.AsyncClient,
     service: str,
-    base_url: str,
+    upstream: Upstream,
     path: str,
     principal_header: str,
     body: bytes,
@@ -345,11 +364,11 @@ async def forward_buffered(
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Send the request to `service` and read its whole answer: status, headers (as the
     client gets them), raw body."""
-    upstream = await _send(
+    response, base_url = await _send(
         request,
         client=client,
         service=service,
-        base_url=base_url,
+        upstream=upstream,
         path=path,
         principal_header=principal_header,
         body=body,
@@ -357,17 +376,17 @@ async def forward_buffered(
         extra_headers=extra_headers,
     )
     try:
-        content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        content = b"".join([chunk async for chunk in response.aiter_raw()])
     except httpx.TransportError as exc:
         raise _failure(service, exc) from None
     finally:
         with anyio.CancelScope(shield=True):
-            await upstream.aclose()
+            await response.aclose()
     headers = downstream_response_headers(
-        upstream.headers, base_url=base_url, public_prefix=f"{API_PREFIX}/{service}"
+        response.headers, base_url=base_url, public_prefix=f"{API_PREFIX}/{service}"
     )
     return (
-        upstream.status_code,
+        response.status_code,
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
         content,
     )

@@ -10,6 +10,7 @@ import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.upstreams import Upstream
 from kernel.principal import Role
 from kernel.settings import SERVICE_NAMES, CommonSettings, normalise_database_url
 
@@ -48,6 +49,7 @@ class GatewaySettings(CommonSettings):
     host: str = Field("127.0.0.1", validation_alias="CLOCK_GATEWAY_HOST")
     port: int = Field(8000, validation_alias="CLOCK_GATEWAY_PORT")
 
+    # Each may list several replicas, comma-separated (gateway.upstreams).
     membership_url: str = Field("http://127.0.0.1:8101", validation_alias="CLOCK_MEMBERSHIP_URL")
     catalog_url: str = Field("http://127.0.0.1:8102", validation_alias="CLOCK_CATALOG_URL")
     matching_url: str = Field("http://127.0.0.1:8103", validation_alias="CLOCK_MATCHING_URL")
@@ -421,15 +423,15 @@ class GatewaySettings(CommonSettings):
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url or self.database_url_for("gateway"))
 
-    def upstreams(self) -> dict[str, str]:
-        """Base URL of each service, by service name."""
+    def upstreams(self) -> dict[str, tuple[str, ...]]:
+        """Base URLs of each service's replicas, by service name."""
         urls = {
             "membership": self.membership_url,
             "catalog": self.catalog_url,
             "matching": self.matching_url,
             "reporting": self.reporting_url,
         }
-        return {name: urls[name].rstrip("/") for name in SERVICE_NAMES}
+        return {name: Upstream.parse(name, urls[name]).urls for name in SERVICE_NAMES}
 
 
 def _route_prefix(path: str) -> str:

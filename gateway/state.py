@@ -15,6 +15,7 @@ from gateway.cache import PublicCache
 from gateway.openapi import MergedOpenApi
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
+from gateway.upstreams import Upstream
 from kernel.db import create_sessionmaker
 from kernel.errors import ServiceUnavailable
 
@@ -28,7 +29,7 @@ class GatewayState:
     sessionmaker: async_sessionmaker[AsyncSession]
     client: httpx.AsyncClient
     secret: str
-    upstreams: dict[str, str]
+    upstreams: dict[str, Upstream]
     openapi: MergedOpenApi
     verifier: JwtVerifier | None = None
     """Bearer tokens of the identity provider; None when none is configured."""

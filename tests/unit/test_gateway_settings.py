@@ -21,10 +21,10 @@ def test_defaults_serve_the_embedded_run(monkeypatch: pytest.MonkeyPatch) -> Non
     assert settings.port == 8000
     assert settings.host == "127.0.0.1"
     assert settings.upstreams() == {
-        "membership": "http://127.0.0.1:8101",
-        "catalog": "http://127.0.0.1:8102",
-        "matching": "http://127.0.0.1:8103",
-        "reporting": "http://127.0.0.1:8104",
+        "membership": ("http://127.0.0.1:8101",),
+        "catalog": ("http://127.0.0.1:8102",),
+        "matching": ("http://127.0.0.1:8103",),
+        "reporting": ("http://127.0.0.1:8104",),
     }
     assert settings.sqlalchemy_url.startswith("sqlite+aiosqlite:///")
     assert settings.sqlalchemy_url.endswith("/gateway.db")
@@ -40,11 +40,16 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = GatewaySettings()
     assert settings.sqlalchemy_url == "postgresql+asyncpg://clock@db/gateway"
     assert settings.port == 9000
-    assert settings.upstreams()["catalog"] == "http://catalog.internal:8080"
+    assert settings.upstreams()["catalog"] == ("http://catalog.internal:8080",)
     assert settings.upstream_timeout == 12.5
 
 
 def test_fields_can_be_given_by_name() -> None:
     settings = GatewaySettings(database_url="sqlite:///tmp/g.db", catalog_url="http://c:1")
     assert settings.sqlalchemy_url == "sqlite+aiosqlite:///tmp/g.db"
-    assert settings.upstreams()["catalog"] == "http://c:1"
+    assert settings.upstreams()["catalog"] == ("http://c:1",)
+
+
+def test_a_service_may_have_several_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOCK_MATCHING_URL", "http://m1:8103/, http://m2:8103")
+    assert GatewaySettings().upstreams()["matching"] == ("http://m1:8103", "http://m2:8103")
