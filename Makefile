@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint format asyncapi bench bench-smoke chaos fuzz clean help
+.PHONY: run test test-fast lint format asyncapi bench bench-smoke chaos cluster cluster-check fuzz clean help
 
 help:
 	@echo "make run    - start nats-server, the four services and the gateway (Ctrl-C stops)"
@@ -14,6 +14,8 @@ help:
 	@echo "make bench  - the whole platform under load (needs hey), then matching (100,000 entries) and reporting (1,000,000 events) benchmarks, ranking evaluation"
 	@echo "make bench-smoke - every platform benchmark with tiny durations (what CI runs)"
 	@echo "make chaos  - faults (NATS, services, consumers killed; SIGSTOP) under a 10,000-event workload, checked; N=20 for 20 rounds"
+	@echo "make cluster - 3 NATS nodes, PostgreSQL (CLOCK_CLUSTER_POSTGRES_URL), 2 replicas of each service, 2 gateways, on loopback (Ctrl-C stops)"
+	@echo "make cluster-check - a workload through both gateways while a NATS node and a replica of each service are killed, checked"
 	@echo "make fuzz   - a long schemathesis campaign (every check) against a platform of its own"
 
 $(STAMP): pyproject.toml
@@ -57,6 +59,14 @@ CHAOS_EVENTS ?= 10000
 CHAOS_ARGS ?=
 chaos: $(STAMP)
 	$(VENV)/bin/clock chaos --rounds $(N) --events $(CHAOS_EVENTS) $(CHAOS_ARGS)
+
+# CLOCK as on several machines, on this one: see deploy/README.md.
+CLUSTER_EVENTS ?= 3000
+cluster: $(STAMP)
+	$(VENV)/bin/clock cluster
+
+cluster-check: $(STAMP)
+	$(VENV)/bin/clock cluster --check --events $(CLUSTER_EVENTS)
 
 # The test of `make test` with many more examples per operation and a longer stateful phase
 # (its own platform, every schemathesis check; ~20-30 minutes on 2 cores).

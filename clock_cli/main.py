@@ -83,16 +83,44 @@ def main(argv: list[str] | None = None) -> int:
     chaos.add_argument(
         "--faults",
         default="all",
-        help="kinds in order, comma-separated: nats, service, consumer, pause, kill, mixed "
+        help="kinds in order, comma-separated: nats, service, consumer, pause, kill, replica, "
+        "mixed "
         "(default all: each kind, then mixed)",
     )
     chaos.add_argument("--cluster", action="store_true", help="a three-node NATS cluster, R3")
+    chaos.add_argument("--replicas", type=int, default=1, help="processes per service")
+    chaos.add_argument("--gateways", type=int, default=1)
+    chaos.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="a PostgreSQL server to create the round's databases on (default: SQLite)",
+    )
     chaos.add_argument("--clients", type=int, default=6, help="concurrent workload clients")
     chaos.add_argument("--seed", type=int, default=None)
     chaos.add_argument("--keep", action="store_true", help="keep data and logs of passed rounds")
     chaos.add_argument("--output", type=Path, default=None, help="JSON results file")
 
+    cluster = commands.add_parser(
+        "cluster",
+        help="3 NATS nodes, PostgreSQL, 2 replicas of each service, 2 gateways, on loopback",
+    )
+    cluster.add_argument(
+        "--check",
+        action="store_true",
+        help="run the workload while one NATS node and a replica of each service are killed, "
+        "and check (instead of serving until Ctrl-C)",
+    )
+    cluster.add_argument("--events", type=int, default=3000, help="events of the check, about")
+    cluster.add_argument("--seed", type=int, default=None)
+
     args = parser.parse_args(argv)
+    if args.command == "cluster":
+        from clock_cli import cluster as local_cluster
+
+        if args.check:
+            return local_cluster.check(events=args.events, seed=args.seed)
+        return local_cluster.serve()
     if args.command == "bench":
         unknown = sorted(set(args.only) - set(SECTIONS))
         if unknown:
@@ -144,6 +172,9 @@ def chaos_command(args: Any) -> int:
         clients=args.clients,
         seed=args.seed,
         keep=args.keep,
+        replicas=args.replicas,
+        gateways=args.gateways,
+        postgres_url=args.postgres,
     )
     return chaos(options, rounds=args.rounds, output=args.output)
 

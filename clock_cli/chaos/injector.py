@@ -7,7 +7,12 @@
   and before its ack;
 - `pause`: SIGSTOP of a service for longer than the consumers' ack wait, then SIGCONT;
 - `kill`: a plain SIGKILL of a service at a random moment;
+- `replica`: with replicas, SIGKILL of the replica of each service that holds its leases
+  (outbox relay, consumers, periodic tasks), one service after another, so the other replica
+  must take over; they are restarted at the end of the phase;
 - `mixed`: several of the above at random moments, overlapping.
+
+With replicas, a fault aimed at a service hits one of its replicas, chosen at random.
 
 A service that dies is noticed and restarted (waiting for /readyz); it keeps its fault points
 for a bounded number of deaths per phase, then starts clean.
@@ -24,7 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from clock_cli.chaos.supervisor import ACK_WAIT, SERVICE_NAMES, ProcessDied, Supervisor
+from clock_cli.chaos.supervisor import (
+    ACK_WAIT,
+    LEASE_TTL,
+    SERVICE_NAMES,
+    ProcessDied,
+    Supervisor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,7 @@ class FaultKind(StrEnum):
     CONSUMER = "consumer"
     PAUSE = "pause"
     KILL = "kill"
+    REPLICA = "replica"
     MIXED = "mixed"
 
 
@@ -137,19 +149,21 @@ class Injector:
         if kind is FaultKind.NATS:
             await self._nats(mixed)
         elif kind is FaultKind.SERVICE:
-            target = self.rng.choice(PUBLISHERS)
+            target = self._instance(self.rng.choice(PUBLISHERS))
             points = f"commit_before_publish={SERVICE_FAULT_PROBABILITY}," + (
                 f"publish_before_mark={SERVICE_FAULT_PROBABILITY}"
             )
             await self._armed_phase(kind, target, points, mixed)
         elif kind is FaultKind.CONSUMER:
-            target = self.rng.choice(CONSUMERS)
+            target = self._instance(self.rng.choice(CONSUMERS))
             points = f"commit_before_ack={CONSUMER_FAULT_PROBABILITY}"
             await self._armed_phase(kind, target, points, mixed)
         elif kind is FaultKind.PAUSE:
             await self._pause(mixed)
         elif kind is FaultKind.KILL:
             await self._kill(mixed)
+        elif kind is FaultKind.REPLICA:
+            await self._replicas(mixed)
 
     async def _nats(self, mixed: bool) -> None:
         node = self.rng.randrange(len(self.supervisor.nats_nodes))
@@ -181,8 +195,11 @@ class Injector:
         await self._restart(target, kill=True)  # clean from now on
         record.ended = time.time()
 
+    def _instance(self, component: str) -> str:
+        return self.rng.choice(self.supervisor.instances(component))
+
     async def _pause(self, mixed: bool) -> None:
-        target = self.rng.choice(SERVICE_NAMES)
+        target = self.rng.choice(self.supervisor.service_instances)
         await until(lambda: target not in self._restarting and self.supervisor.is_running(target))
         record = self._record(FaultKind.PAUSE, target, mixed)
         self.supervisor.pause(target)
@@ -192,16 +209,32 @@ class Injector:
         record.ended = time.time()
 
     async def _kill(self, mixed: bool) -> None:
-        target = self.rng.choice(SERVICE_NAMES)
+        target = self.rng.choice(self.supervisor.service_instances)
         await until(lambda: target not in self._restarting)
         record = self._record(FaultKind.KILL, target, mixed)
         await self._restart(target, kill=True)
         record.ended = time.time()
 
+    async def _replicas(self, mixed: bool) -> None:
+        """Kill the lease holder of each service in turn; the survivors carry on alone for
+        longer than a lease, then the killed ones start again."""
+        killed = []
+        for component in SERVICE_NAMES:
+            holder = await asyncio.to_thread(self.supervisor.holder, component)
+            target = holder or self._instance(component)
+            await until(lambda: target not in self._restarting)  # noqa: B023 (awaited here)
+            record = self._record(FaultKind.REPLICA, target, mixed)
+            await asyncio.to_thread(self.supervisor.kill, target)
+            killed.append(target)
+            await asyncio.sleep(LEASE_TTL * 1.5)
+            record.ended = time.time()
+        for target in killed:
+            await self._restart(target, kill=False)
+
     async def _settle(self) -> None:
         """After the last phase: every service up, without fault points."""
         await until(lambda: not self._restarting and not self._armed)
-        for name in SERVICE_NAMES:
+        for name in self.supervisor.service_instances:
             if name in self.supervisor.paused:
                 self.supervisor.resume(name)
             if not self.supervisor.is_running(name):

@@ -1,20 +1,20 @@
-"""What the checker reads after a round: the services' SQLite databases (read-only, directly),
+"""What the checker reads after a round: the services' databases (read-only, directly),
 the JetStream streams (an ordered consumer each), and reporting's KPIs through the gateway."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from clock_cli.chaos.checker import (
     PUBLISHERS,
@@ -52,76 +52,101 @@ TRUTH_QUERIES: Mapping[str, tuple[str, str]] = {
 }
 """KPIs that are plain counts, and how to count them in the source of truth."""
 
-EFFECT_QUERIES: tuple[tuple[str, str], ...] = (
-    ("membership", "SELECT json_extract(organisation, '$.name') FROM applications"),
-    ("catalog", "SELECT json_extract(name, '$.it') FROM labs"),
-    ("catalog", "SELECT json_extract(title, '$.it') FROM competences"),
-    ("matching", "SELECT name FROM firms"),
-    ("matching", "SELECT title FROM demands"),
-    ("matching", "SELECT message FROM introductions"),
+EFFECTS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("membership", "applications", "organisation", "name"),
+    ("catalog", "labs", "name", "it"),
+    ("catalog", "competences", "title", "it"),
+    ("matching", "firms", "name", None),
+    ("matching", "demands", "title", None),
+    ("matching", "introductions", "message", None),
 )
-"""Where the workload's markers land: one row per effect of a creating operation."""
+"""Where the workload's markers land, one row per effect of a creating operation: service,
+table, column and, for a JSON column, the key holding the text."""
 
 
-def timestamp(value: str | None) -> float | None:
-    """A stored UTC datetime (ISO text, naive meaning UTC) as seconds since the epoch."""
+def timestamp(value: str | datetime | None) -> float | None:
+    """A stored UTC datetime (ISO text from SQLite, naive meaning UTC; a datetime from
+    PostgreSQL) as seconds since the epoch."""
     if value is None:
         return None
-    parsed = datetime.fromisoformat(value)
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
-@contextmanager
-def read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def sync_url(url: str) -> str:
+    """A service's database URL (as the settings take it) for a synchronous, read-only
+    observer: SQLite opened read-only, PostgreSQL through psycopg."""
+    plain = url.replace("+aiosqlite", "").replace("+asyncpg", "")
+    if plain.startswith("sqlite:///"):
+        return f"sqlite:///file:{plain.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    for scheme in ("postgresql://", "postgres://"):
+        if plain.startswith(scheme):
+            return "postgresql+psycopg://" + plain.removeprefix(scheme)
+    raise ValueError(f"no observer for the database {url!r}")
 
 
 class Databases:
-    """The services' SQLite files in the round's data dir."""
+    """The services' databases, read directly (SQLite files or PostgreSQL databases)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self.urls = dict(urls)
+        self._engines: dict[str, Engine] = {}
 
-    def path(self, service: str) -> Path:
-        return self.root / f"{service}.db"
+    def engine(self, service: str, *, write: bool = False) -> Engine:
+        """Read-only (SQLite opened so), unless `write`: a test moving time along."""
+        key = f"{service}:write" if write else service
+        if key not in self._engines:
+            url = sync_url(self.urls[service])
+            if write:
+                url = url.replace("?mode=ro&uri=true", "?uri=true")
+            if url.startswith("sqlite"):
+                engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+            else:
+                engine = create_engine(url, poolclass=NullPool)
+            self._engines[key] = engine
+        return self._engines[key]
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    def rows(self, service: str, sql: str, **params: object) -> list[tuple[Any, ...]]:
+        with self.engine(service).connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
 
     def outbox(self, service: str) -> list[OutboxRow]:
-        with read_only(self.path(service)) as db:
-            rows = db.execute(
-                "SELECT event_id, event_type, aggregate_id, created_at, sent_at, stream_seq "
-                "FROM outbox ORDER BY seq"
-            ).fetchall()
+        rows = self.rows(
+            service,
+            "SELECT event_id, event_type, aggregate_id, created_at, sent_at, stream_seq "
+            "FROM outbox ORDER BY seq",
+        )
         return [
-            OutboxRow(e, t, s, timestamp(c) or 0.0, timestamp(sent), seq)
+            OutboxRow(str(e), t, str(s), timestamp(c) or 0.0, timestamp(sent), seq)
             for e, t, s, c, sent, seq in rows
         ]
 
     def inbox(self, consumer: str) -> list[InboxRow]:
-        with read_only(self.path(consumer)) as db:
-            rows = db.execute(
-                "SELECT event_id, event_type, stream_seq, processed_at FROM inbox "
-                "WHERE consumer = ?",
-                (consumer,),
-            ).fetchall()
-        return [InboxRow(e, t, s, timestamp(p) or 0.0) for e, t, s, p in rows]
+        rows = self.rows(
+            consumer,
+            "SELECT event_id, event_type, stream_seq, processed_at FROM inbox "
+            "WHERE consumer = :consumer",
+            consumer=consumer,
+        )
+        return [InboxRow(str(e), t, s, timestamp(p) or 0.0) for e, t, s, p in rows]
 
     def dead_letters(self, consumer: str) -> list[str]:
-        with read_only(self.path(consumer)) as db:
-            rows = db.execute(
-                "SELECT event_id FROM dead_letters WHERE consumer = ?", (consumer,)
-            ).fetchall()
+        rows = self.rows(
+            consumer,
+            "SELECT event_id FROM dead_letters WHERE consumer = :consumer",
+            consumer=consumer,
+        )
         return [str(r[0]) for r in rows]
 
     def count(self, service: str, sql: str) -> int:
-        with read_only(self.path(service)) as db:
-            value = db.execute(sql).fetchone()[0]
-        return int(value or 0)
+        return int(self.rows(service, sql)[0][0] or 0)
 
     def events_produced(self) -> int:
         return sum(self.count(s, "SELECT COUNT(*) FROM outbox") for s in PUBLISHERS)
@@ -138,15 +163,15 @@ class Databases:
                 service, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL"
             )
         for consumer, sources in SUBSCRIPTIONS.items():
-            with read_only(self.path(consumer)) as db:
-                read = Counter(
-                    source_of(t)
-                    for (t,) in db.execute(
-                        "SELECT event_type FROM inbox WHERE consumer = ? "
-                        "UNION ALL SELECT subject FROM dead_letters WHERE consumer = ?",
-                        (consumer, consumer),
-                    )
+            read = Counter(
+                source_of(t)
+                for (t,) in self.rows(
+                    consumer,
+                    "SELECT event_type FROM inbox WHERE consumer = :consumer "
+                    "UNION ALL SELECT subject FROM dead_letters WHERE consumer = :consumer",
+                    consumer=consumer,
                 )
+            )
             for source in sources:
                 lag[f"{consumer} <- {source}"] = max(0, sent[source] - read[source])
         return lag
@@ -154,14 +179,25 @@ class Databases:
     def effects(self, round_id: str) -> dict[str, int]:
         pattern = re.compile(rf"chaos-{re.escape(round_id)}-\d+")
         found: Counter[str] = Counter()
-        for service, sql in EFFECT_QUERIES:
-            with read_only(self.path(service)) as db:
-                for (text,) in db.execute(sql):
-                    found.update(pattern.findall(text or ""))
+        for service, table, column, key in EFFECTS:
+            if key is None:
+                expression = column
+            elif self.engine(service).dialect.name == "sqlite":
+                expression = f"json_extract({column}, '$.{key}')"
+            else:
+                expression = f"{column}->>'{key}'"
+            for (value,) in self.rows(service, f"SELECT {expression} FROM {table}"):
+                found.update(pattern.findall(value or ""))
         return dict(found)
 
     def truth(self) -> dict[str, float]:
         return {kpi: float(self.count(s, sql)) for kpi, (s, sql) in TRUTH_QUERIES.items()}
+
+    def lease_holders(self, service: str) -> dict[str, str]:
+        """Lease name -> holder (`host:pid:suffix`), of the leases in force."""
+        now = time.time()
+        rows = self.rows(service, "SELECT name, holder, expires_at FROM leases")
+        return {n: h for n, h, expires in rows if (timestamp(expires) or 0.0) > now}
 
     def observe_events(self, streams: Mapping[str, list[StreamMessage]]) -> EventObservation:
         return EventObservation(

@@ -35,6 +35,18 @@ def summary(result: RoundResult) -> str:
             f"({ops['duplicated_after_unknown']} after an attempt of unknown outcome), "
             f"unexpected {ops['unexpected']['count']}"
         )
+        lines.append(
+            f"  reads: {ops['reads']}, {ops['read_retries']} attempts retried, "
+            f"{ops['reads_failed']} failed after every retry"
+        )
+    if result.periodic:
+        periodic = result.periodic
+        lines.append(
+            f"  periodic tasks: report of {periodic.get('report_period')} issued once: "
+            f"{not periodic.get('report_problems')}; {periodic.get('expired')} memberships "
+            f"expired once each: {not periodic.get('expiry_problems')} "
+            f"(in {periodic.get('expired_s')}s)"
+        )
     if result.kpis:
         lines.append(
             f"  KPIs: {len(result.kpis['truth'])} compared, "

@@ -10,16 +10,21 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from clock_cli.chaos import checker, observe
+from clock_cli.chaos import checker, observe, periodic
 from clock_cli.chaos.injector import DEFAULT_KINDS, FaultKind, FaultRecord, Injector
 from clock_cli.chaos.supervisor import Supervisor
 from clock_cli.chaos.workload import CREATIONS, Kind, Operation, Workload
 
 RECOVERY_TARGET = 5.0
 """Seconds within which consumers flow again after NATS came back."""
+CLUSTER_RECOVERY_TARGET = 10.0
+"""The same when one node of three was killed: the stream and consumer leaders it held are
+elected again on the other nodes (JetStream's Raft) and a fetch waiting on the dead leader
+times out first."""
 EXPECTED_EVENTS: dict[Kind, str] = {
     Kind.APPLICATION: "clock.membership.application.submitted.v1",
     Kind.ADMISSION: "clock.membership.application.decided.v1",
@@ -43,6 +48,18 @@ class RoundOptions:
     keep: bool = False
     """Keep the data dir and logs even when the round passes."""
     catch_up_timeout: float = 180.0
+    replicas: int = 1
+    """Processes per service (and `gateways` gateways): above one, the round also checks
+    that no request failed for good and that periodic tasks ran once (clock_cli.chaos.periodic)."""
+    gateways: int = 1
+    postgres_url: str | None = None
+    """A PostgreSQL server to make the round's databases on; None: SQLite files."""
+    expiries: int = 3
+    """Memberships whose term is ended during a replicated round."""
+
+    @property
+    def replicated(self) -> bool:
+        return self.replicas > 1
 
 
 @dataclass
@@ -60,6 +77,7 @@ class RoundResult:
     recovery_s: list[dict[str, Any]] = field(default_factory=list)
     deaths: dict[str, int] = field(default_factory=dict)
     lag_after_catch_up: dict[str, int] = field(default_factory=dict)
+    periodic: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -76,21 +94,36 @@ def run_round(options: RoundOptions, number: int = 1) -> RoundResult:
     seed = options.seed if options.seed is not None else random.randrange(1 << 30)
     root = Path(tempfile.mkdtemp(prefix=f"clock-chaos-{number}-"))
     result = RoundResult(number, seed, str(root))
-    supervisor = Supervisor(root, cluster=options.cluster)
+    supervisor = Supervisor(
+        root,
+        cluster=options.cluster,
+        replicas=options.replicas,
+        gateways=options.gateways,
+        postgres_url=options.postgres_url,
+        auto_issue=periodic.AUTO_ISSUE if options.replicated else "",
+    )
     started = time.monotonic()
     try:
         supervisor.prepare()
+        if options.replicated:
+            supervisor.env["CLOCK_MEMBERSHIP_EXPIRY_INTERVAL"] = "1"
         keys = supervisor.migrate_and_create_keys()
         supervisor.start_all()
         round_id = uuid.uuid4().hex[:8]
         workload = Workload(
-            supervisor.gateway_url, keys, round_id, clients=options.clients, seed=seed
+            supervisor.gateway_urls, keys, round_id, clients=options.clients, seed=seed
         )
         injector = Injector(supervisor, options.faults, seed=seed)
-        databases = observe.Databases(root)
+        databases = supervisor.databases()
         t0 = time.monotonic()
         asyncio.run(_drive(workload, injector, databases, options.events))
         result.workload_s = time.monotonic() - t0
+        expiries = None
+        if options.replicated:
+            today = date.today()
+            ended = periodic.end_terms(databases, count=options.expiries, today=today)
+            expiries = periodic.wait_expired(databases, ended, timeout=60)
+            result.periodic["expired_s"] = expiries.seconds
         t0 = time.monotonic()
         lag = observe.wait_until_caught_up(databases, timeout=options.catch_up_timeout)
         result.catch_up_s = time.monotonic() - t0
@@ -101,14 +134,41 @@ def run_round(options: RoundOptions, number: int = 1) -> RoundResult:
                 f"{result.lag_after_catch_up}"
             )
         _check(result, supervisor, databases, workload, injector, round_id, keys.region)
+        if expiries is not None:
+            _check_replicated(result, databases, expiries)
     except Exception as exc:
         result.problems.append(f"round aborted: {exc!r}")
     finally:
         supervisor.stop_all()
         result.duration_s = time.monotonic() - started
     if result.passed and not options.keep:
+        supervisor.drop_databases()
         shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def _check_replicated(
+    result: RoundResult, databases: observe.Databases, expiries: periodic.Expiries
+) -> None:
+    """What replicas add: no request failed for good (a client retried and succeeded), and
+    the periodic tasks ran once."""
+    operations = result.operations
+    if operations["failed"] or operations["reads_failed"]:
+        result.problems.append(
+            f"requests failed after every retry: {operations['failed']} writes, "
+            f"{operations['reads_failed']} reads"
+        )
+    reports = periodic.check_reports(databases, today=date.today())
+    expired = periodic.check_expiries(databases, expiries)
+    result.periodic.update(
+        {
+            "report_period": periodic.previous_month(date.today()),
+            "report_problems": reports,
+            "expired": len(expiries.organisations),
+            "expiry_problems": expired,
+        }
+    )
+    result.problems.extend(reports + expired)
 
 
 async def _drive(
@@ -193,13 +253,14 @@ def _check(
                     "seconds": None if seconds is None else round(seconds, 3),
                 }
             )
+    target = CLUSTER_RECOVERY_TARGET if supervisor.cluster else RECOVERY_TARGET
     slow = [
         r
         for r in result.recovery_s
-        if not r["mixed"] and (r["seconds"] is None or r["seconds"] > RECOVERY_TARGET)
+        if not r["mixed"] and (r["seconds"] is None or r["seconds"] > target)
     ]
     if slow:
-        result.problems.append(f"consumers slower than {RECOVERY_TARGET}s after NATS: {slow}")
+        result.problems.append(f"consumers slower than {target}s after NATS: {slow}")
     deaths: dict[str, int] = {}
     for death in supervisor.deaths:
         how = "killed" if death.returncode == -9 else f"exit {death.returncode}"

@@ -3,24 +3,33 @@ the gateway as child processes in a temporary data dir on free ports, each one r
 
 It is `clock run` with handles a fault injector needs: SIGKILL, SIGSTOP/SIGCONT and restart of
 any single process (with `CLOCK_FAULTS` for its next life), and a record of every death.
+
+With `replicas` (and `gateways`) above one, each service runs as that many processes
+(`catalog-1`, `catalog-2`, ...), every gateway knowing all of them; with `postgres_url` the
+databases are PostgreSQL databases created on that server (`<database_prefix>_<component>`)
+instead of SQLite files: the topology of `clock cluster`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from clock_cli.components import GATEWAY, SERVICES
+from clock_cli import postgres
+from clock_cli.chaos.observe import Databases
+from clock_cli.components import COMPONENTS, GATEWAY, SERVICES
 from clock_cli.nats_server import NatsServer, free_port
 from clock_cli.run import serve_process, stop_in_order
 
@@ -57,11 +66,36 @@ class Keys:
     """Centre API keys by the centre's organisation id."""
 
 
+def instance_names(component: str, count: int) -> list[str]:
+    """`catalog` alone; `catalog-1`, `catalog-2`, ... for replicas."""
+    return [component] if count == 1 else [f"{component}-{n}" for n in range(1, count + 1)]
+
+
+def component_of(name: str) -> str:
+    """The component a process name runs (`catalog-2` -> `catalog`)."""
+    return name if name in COMPONENTS else name.rsplit("-", 1)[0]
+
+
 @dataclass
 class Supervisor:
     root: Path
     cluster: bool = False
+    replicas: int = 1
+    """Processes per service."""
+    gateways: int = 1
+    postgres_url: str | None = None
+    """A PostgreSQL server (any database on it) where a database per component is created;
+    None: SQLite files in `root`."""
+    database_prefix: str = ""
+    """Names of the PostgreSQL databases: `<prefix>_<component>` (default: from `root`)."""
+    auto_issue: str = ""
+    """CLOCK_REPORTING_AUTO_ISSUE: granularities whose reports are issued at period close."""
+    cluster_name: str = "clock-chaos"
     env: dict[str, str] = field(default_factory=dict)
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per process, over `env`: its port."""
+    database_urls: dict[str, str] = field(default_factory=dict)
+    """By component: the URL of its database."""
     ports: dict[str, int] = field(default_factory=dict)
     nats_nodes: list[NatsServer] = field(default_factory=list)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -75,16 +109,35 @@ class Supervisor:
 
     # -- setting up ---------------------------------------------------------------------------
 
+    @property
+    def service_instances(self) -> list[str]:
+        return [n for s in SERVICE_NAMES for n in instance_names(s, self.replicas)]
+
+    @property
+    def gateway_instances(self) -> list[str]:
+        return instance_names(GATEWAY.name, self.gateways)
+
+    def instances(self, component: str) -> list[str]:
+        count = self.gateways if component == GATEWAY.name else self.replicas
+        return instance_names(component, count)
+
     def prepare(self) -> None:
-        """Ports, NATS nodes and the environment every child gets (no CLOCK_* of the caller's)."""
+        """Ports, NATS nodes, databases and the environment every child gets (no CLOCK_* of
+        the caller's)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCK_")}
         env["CLOCK_DATA_DIR"] = str(self.root)
-        for name in (*SERVICE_NAMES, GATEWAY.name):
-            self.ports[name] = free_port()
-            env[f"CLOCK_{name.upper()}_PORT"] = str(self.ports[name])
-            if name != GATEWAY.name:
-                env[f"CLOCK_{name.upper()}_URL"] = f"http://127.0.0.1:{self.ports[name]}"
+        for component in (*SERVICE_NAMES, GATEWAY.name):
+            urls = []
+            for name in self.instances(component):
+                self.ports[name] = free_port()
+                self.process_env[name] = {f"CLOCK_{component.upper()}_PORT": str(self.ports[name])}
+                urls.append(f"http://127.0.0.1:{self.ports[name]}")
+            if component != GATEWAY.name:
+                env[f"CLOCK_{component.upper()}_URL"] = ",".join(urls)
+        self.database_urls = self._databases()
+        for component, url in self.database_urls.items():
+            env[f"CLOCK_{component.upper()}_DATABASE_URL"] = url
         self.nats_nodes = self._nats_nodes(3 if self.cluster else 1)
         env["CLOCK_NATS_URL"] = ",".join(node.url for node in self.nats_nodes)
         env["CLOCK_NATS_PORT"] = str(self.nats_nodes[0].port)
@@ -95,9 +148,29 @@ class Supervisor:
         for role in ("REGION", "CENTRE", "PARTNER", "FIRM", "ANONYMOUS"):
             env[f"CLOCK_GATEWAY_RATE_LIMIT_{role}"] = "1000000/minute"
         env["CLOCK_GATEWAY_AUTH_FAILURE_LIMIT"] = "1000000/minute"
-        env["CLOCK_REPORTING_AUTO_ISSUE"] = ""
+        env["CLOCK_REPORTING_AUTO_ISSUE"] = self.auto_issue
         env["CLOCK_LOG_LEVEL"] = "INFO"
         self.env = env
+
+    def _databases(self) -> dict[str, str]:
+        components = (*SERVICE_NAMES, GATEWAY.name)
+        if self.postgres_url is None:
+            return {c: f"sqlite:///{self.root / f'{c}.db'}" for c in components}
+        prefix = self.database_prefix or re.sub(r"[^a-z0-9_]", "_", self.root.name.lower())
+        if not prefix.startswith("clock"):
+            prefix = f"clock_{prefix}"
+        names = {c: f"{prefix}_{c}" for c in components}
+        postgres.create_databases(self.postgres_url, list(names.values()))
+        return {c: postgres.with_database(self.postgres_url, n) for c, n in names.items()}
+
+    def drop_databases(self) -> None:
+        """The PostgreSQL databases of the run, once every process has stopped."""
+        if self.postgres_url is not None and self.database_urls:
+            names = [postgres.database_of(url) for url in self.database_urls.values()]
+            postgres.drop_databases(self.postgres_url, names)
+
+    def databases(self) -> Databases:
+        return Databases(self.database_urls)
 
     def _nats_nodes(self, count: int) -> list[NatsServer]:
         if count == 1:
@@ -108,9 +181,9 @@ class Supervisor:
             others = ",".join(f"nats://127.0.0.1:{p}" for p in routes if p != route)
             args = [
                 "--server_name",
-                f"chaos-n{index}",
+                f"{self.cluster_name}-n{index}",
                 "--cluster_name",
-                "clock-chaos",
+                self.cluster_name,
                 "--cluster",
                 f"nats://127.0.0.1:{route}",
                 "--routes",
@@ -155,26 +228,30 @@ class Supervisor:
     # -- services and gateway -----------------------------------------------------------------
 
     @property
+    def gateway_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{self.ports[name]}" for name in self.gateway_instances]
+
+    @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports[GATEWAY.name]}"
+        return self.gateway_urls[0]
 
     def start(self, name: str, *, faults: str = "") -> None:
         """Start `name`; one still running under that name is killed first (never two on one
         port, never an orphan)."""
         if self.is_running(name):
             self.kill(name)
-        env = dict(self.env)
+        env = {**self.env, **self.process_env[name]}
         if faults:
             env["CLOCK_FAULTS"] = faults
         with self._lock:
             self.processes[name] = serve_process(
-                name, env=env, log_file=self.log_dir / f"{name}.log"
+                component_of(name), env=env, log_file=self.log_dir / f"{name}.log"
             )
             self._expected_exit.discard(name)
 
     def wait_ready(self, name: str, *, timeout: float = READY_TIMEOUT) -> None:
         """Until the process answers 200 on /readyz (/healthz for the gateway)."""
-        path = "/healthz" if name == GATEWAY.name else "/readyz"
+        path = "/healthz" if component_of(name) == GATEWAY.name else "/readyz"
         url = f"http://127.0.0.1:{self.ports[name]}{path}"
         deadline = time.monotonic() + timeout
         while True:
@@ -192,12 +269,28 @@ class Supervisor:
 
     def start_all(self) -> None:
         self.start_nats()
-        for name in SERVICE_NAMES:
+        for name in self.service_instances:
             self.start(name)
-        for name in SERVICE_NAMES:
+        for name in self.service_instances:
             self.wait_ready(name)
-        self.start(GATEWAY.name)
-        self.wait_ready(GATEWAY.name)
+        for name in self.gateway_instances:
+            self.start(name)
+        for name in self.gateway_instances:
+            self.wait_ready(name)
+
+    def pid_of(self, name: str) -> int | None:
+        process = self.processes.get(name)
+        return process.pid if process is not None and process.poll() is None else None
+
+    def holder(self, component: str) -> str | None:
+        """The instance of `component` holding most of its leases (relay, consumers)."""
+        pids = {self.pid_of(n): n for n in self.instances(component)}
+        held: Counter[str] = Counter()
+        for holder in self.databases().lease_holders(component).values():
+            parts = holder.split(":")
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) in pids:
+                held[pids[int(parts[1])]] += 1
+        return held.most_common(1)[0][0] if held else None
 
     def kill(self, name: str) -> None:
         """SIGKILL, as the OOM killer or a power cut would; the supervisor expects this death."""
@@ -237,15 +330,12 @@ class Supervisor:
     def stop_all(self) -> None:
         for name in list(self.paused):
             self.resume(name)
-        order = [GATEWAY.name, *SERVICE_NAMES]
+        order = [*self.gateway_instances, *self.service_instances]
         with self._lock:
             self._expected_exit.update(order)
         stop_in_order(self.processes, order)
         for node in self.nats_nodes:
             node.stop()
-
-    def database(self, name: str) -> Path:
-        return self.root / f"{name}.db"
 
 
 class ProcessDied(RuntimeError):

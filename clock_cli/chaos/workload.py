@@ -22,7 +22,9 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -115,9 +117,17 @@ class Operation:
 @dataclass
 class History:
     operations: list[Operation] = field(default_factory=list)
+    reads: int = 0
+    read_retries: int = 0
+    """Attempts of reads that failed in a way a client retries (no answer, 5xx, 429)."""
+    reads_failed: int = 0
+    """Reads that never succeeded, retries included."""
 
     def counts(self) -> dict[str, int]:
         return {
+            "reads": self.reads,
+            "read_retries": self.read_retries,
+            "reads_failed": self.reads_failed,
             "attempted": len(self.operations),
             "acknowledged": sum(op.acknowledged for op in self.operations),
             "refused": sum(op.outcome is Outcome.REFUSED for op in self.operations),
@@ -137,9 +147,14 @@ def vat_number(serial: int, office: str = "050") -> str:
     return body + str(luhn.calc_check_digit(body))
 
 
+CLIENT: ContextVar[httpx.AsyncClient] = ContextVar("chaos_workload_client")
+"""The client of the gateway a worker calls (each worker keeps to one gateway)."""
+
+
 @dataclass
 class Workload:
-    gateway: str
+    gateways: Sequence[str]
+    """Base URLs of the gateways; workers are spread over them."""
     keys: Keys
     round_id: str
     clients: int = 6
@@ -156,18 +171,34 @@ class Workload:
 
     async def run(self, keep_going: Callable[[], bool]) -> History:
         limits = httpx.Limits(max_connections=self.clients * 2)
-        async with httpx.AsyncClient(
-            base_url=self.gateway, timeout=httpx.Timeout(40.0), limits=limits
-        ) as client:
-            self._client = client
+        async with AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(40.0), limits=limits)
+                )
+                for url in self.gateways
+            ]
             workers = [
-                asyncio.create_task(self._worker(random.Random(self.seed * 1000 + n), keep_going))
+                asyncio.create_task(
+                    self._worker(
+                        clients[n % len(clients)],
+                        random.Random(self.seed * 1000 + n),
+                        keep_going,
+                    )
+                )
                 for n in range(self.clients)
             ]
             await asyncio.gather(*workers)
         return self.history
 
-    async def _worker(self, rng: random.Random, keep_going: Callable[[], bool]) -> None:
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        return CLIENT.get()
+
+    async def _worker(
+        self, client: httpx.AsyncClient, rng: random.Random, keep_going: Callable[[], bool]
+    ) -> None:
+        CLIENT.set(client)  # in this worker's task (its own context)
         while keep_going():
             try:
                 if len(self._firms) < 8 or rng.random() < 0.08:
@@ -241,12 +272,14 @@ class Workload:
 
     async def _get(self, path: str, key: str, **params: Any) -> dict[str, Any] | None:
         """A read, retried briefly; None when it does not succeed (the journey moves on)."""
+        self.history.reads += 1
         for _ in range(20):
             try:
                 response = await self._client.get(
                     path, params=params, headers={"Authorization": f"Bearer {key}"}
                 )
             except httpx.TransportError:
+                self.history.read_retries += 1
                 await asyncio.sleep(0.5)
                 continue
             if response.is_success:
@@ -254,7 +287,9 @@ class Workload:
                 return result
             if response.status_code < 500 and response.status_code != 429:
                 return None
+            self.history.read_retries += 1
             await asyncio.sleep(0.5)
+        self.history.reads_failed += 1
         return None
 
     # -- journeys -----------------------------------------------------------------------------

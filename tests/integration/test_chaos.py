@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from clock_cli.chaos import FaultKind, RoundOptions, run_round
-from clock_cli.chaos.observe import read_only
 from clock_cli.chaos.supervisor import Supervisor
 
 pytestmark = pytest.mark.slow
@@ -105,10 +104,9 @@ def test_a_request_retried_after_the_service_died_past_its_commit_is_one_effect(
         # The demand was committed once; its answer was lost with the process.
         assert retry.status_code == 409, retry.text
         assert retry.json()["type"].endswith("/already-applied")
-        with read_only(supervisor.database("matching")) as db:
-            (count,) = db.execute(
-                "SELECT COUNT(*) FROM demands WHERE title LIKE ?", (f"%{marker}",)
-            ).fetchone()
+        count = supervisor.databases().count(
+            "matching", f"SELECT COUNT(*) FROM demands WHERE title LIKE '%{marker}'"
+        )
         assert count == 1
     finally:
         supervisor.stop_all()
