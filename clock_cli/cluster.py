@@ -83,6 +83,7 @@ def serve() -> int:
         postgres_url=settings.postgres_url,
         database_prefix=PREFIX,
         cluster_name="clock-cluster",
+        under_test=False,
     )
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -84,9 +84,15 @@ class RequestContextMiddleware:
 class SignedPrincipalMiddleware:
     """Refuses (401) any request to a service without a principal signed by the gateway."""
 
-    def __init__(self, app: ASGIApp, *, secret: str, public_paths: Iterable[str] = PUBLIC_PATHS):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secrets: Sequence[str],
+        public_paths: Iterable[str] = PUBLIC_PATHS,
+    ):
         self.app = app
-        self.secret = secret
+        self.secrets = list(secrets)
         self.public_paths = frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,7 +101,7 @@ class SignedPrincipalMiddleware:
             return
         header = dict(_decoded_headers(scope)).get(PRINCIPAL_HEADER.lower())
         try:
-            principal = verify(header, self.secret)
+            principal = verify(header, self.secrets)
         except InvalidSignature as exc:
             response = problem(
                 401,

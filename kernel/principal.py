@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -62,16 +63,22 @@ def sign(principal: Principal, secret: str, *, now: float | None = None) -> str:
     return f"{message}.{_mac(secret, message.encode())}"
 
 
-def verify(header: str | None, secret: str, *, now: float | None = None) -> Principal:
-    """The principal of a signed header; raises InvalidSignature."""
+def verify(
+    header: str | None, secret: str | Sequence[str], *, now: float | None = None
+) -> Principal:
+    """The principal of a signed header; raises InvalidSignature. Several secrets: any of
+    them may have signed it (a rotation under way)."""
     if not header:
         raise InvalidSignature("missing principal header")
     parts = header.split(".")
     if len(parts) != 3:
         raise InvalidSignature("malformed principal header")
     payload, timestamp, mac = parts
-    expected = _mac(secret, f"{payload}.{timestamp}".encode())
-    if not hmac.compare_digest(expected, mac):
+    message = f"{payload}.{timestamp}".encode()
+    candidates = [secret] if isinstance(secret, str) else list(secret)
+    # Every candidate is compared (no early exit): the time taken tells nothing of which.
+    matches = [hmac.compare_digest(_mac(s, message), mac) for s in candidates]
+    if not any(matches):
         raise InvalidSignature("bad principal signature")
     try:
         signed_at = int(timestamp)

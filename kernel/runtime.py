@@ -189,6 +189,6 @@ def create_service_app(
             return None if runtime is None else (runtime.read_sessionmaker, runtime.sessionmaker)
 
         app.add_middleware(IdempotentWrites, sessionmakers=sessionmakers)
-    app.add_middleware(SignedPrincipalMiddleware, secret=settings.resolved_principal_secret())
+    app.add_middleware(SignedPrincipalMiddleware, secrets=settings.accepted_principal_secrets())
     app.add_middleware(RequestContextMiddleware, app_name=settings.service_name)
     return app

@@ -29,6 +29,11 @@ class CommonSettings(BaseSettings):
         description="Shared secret the gateway signs principals with. "
         "Unset: read or create `<data_dir>/principal.key`.",
     )
+    principal_previous_secrets: str = Field(
+        default="",
+        description="Secrets a service still accepts besides `CLOCK_PRINCIPAL_SECRET`, "
+        "comma-separated: set while the gateways' secret is rotated (deploy/README.md).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -41,6 +46,11 @@ class CommonSettings(BaseSettings):
 
     def database_url_for(self, name: str) -> str:
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+    def accepted_principal_secrets(self) -> list[str]:
+        """The secret principals are signed with, then those still accepted."""
+        previous = [s.strip() for s in self.principal_previous_secrets.split(",") if s.strip()]
+        return [self.resolved_principal_secret(), *previous]
 
     def resolved_principal_secret(self) -> str:
         """The signing secret: from the environment, else a file shared by the embedded run."""

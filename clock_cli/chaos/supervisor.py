@@ -91,6 +91,9 @@ class Supervisor:
     auto_issue: str = ""
     """CLOCK_REPORTING_AUTO_ISSUE: granularities whose reports are issued at period close."""
     cluster_name: str = "clock-chaos"
+    under_test: bool = True
+    """Settings for a workload and faults: short ack wait, no rate limits, `auto_issue`. False
+    (`clock cluster`): the settings' defaults, but for a short lease."""
     env: dict[str, str] = field(default_factory=dict)
     process_env: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per process, over `env`: its port."""
@@ -142,14 +145,15 @@ class Supervisor:
         env["CLOCK_NATS_URL"] = ",".join(node.url for node in self.nats_nodes)
         env["CLOCK_NATS_PORT"] = str(self.nats_nodes[0].port)
         env["CLOCK_STREAM_REPLICAS"] = "3" if self.cluster else "1"
-        env["CLOCK_CONSUMER_ACK_WAIT"] = str(ACK_WAIT)
         env["CLOCK_LEASE_TTL"] = str(LEASE_TTL)
-        # The workload calls far faster than any client may, all from 127.0.0.1.
-        for role in ("REGION", "CENTRE", "PARTNER", "FIRM", "ANONYMOUS"):
-            env[f"CLOCK_GATEWAY_RATE_LIMIT_{role}"] = "1000000/minute"
-        env["CLOCK_GATEWAY_AUTH_FAILURE_LIMIT"] = "1000000/minute"
-        env["CLOCK_REPORTING_AUTO_ISSUE"] = self.auto_issue
         env["CLOCK_LOG_LEVEL"] = "INFO"
+        if self.under_test:
+            env["CLOCK_CONSUMER_ACK_WAIT"] = str(ACK_WAIT)
+            # The workload calls far faster than any client may, all from 127.0.0.1.
+            for role in ("REGION", "CENTRE", "PARTNER", "FIRM", "ANONYMOUS"):
+                env[f"CLOCK_GATEWAY_RATE_LIMIT_{role}"] = "1000000/minute"
+            env["CLOCK_GATEWAY_AUTH_FAILURE_LIMIT"] = "1000000/minute"
+            env["CLOCK_REPORTING_AUTO_ISSUE"] = self.auto_issue
         self.env = env
 
     def _databases(self) -> dict[str, str]:

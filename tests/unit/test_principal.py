@@ -39,3 +39,26 @@ def test_old_and_future_signatures_are_refused() -> None:
     with pytest.raises(InvalidSignature, match="expired"):
         verify(sign(principal, SECRET, now=1_000 + 120), SECRET, now=1_000)
     assert verify(sign(principal, SECRET, now=1_000), SECRET, now=1_059) == principal
+
+
+def test_during_a_rotation_the_old_and_the_new_secret_are_both_accepted() -> None:
+    """Services get CLOCK_PRINCIPAL_SECRET=new and CLOCK_PRINCIPAL_PREVIOUS_SECRETS=old first;
+    gateways still signing with the old one keep working until they switch."""
+    principal = Principal(role=Role.CENTRE, org_id="b5c1")
+    accepted = ["new", "old"]
+    assert verify(sign(principal, "old"), accepted) == principal
+    assert verify(sign(principal, "new"), accepted) == principal
+    with pytest.raises(InvalidSignature):
+        verify(sign(principal, "retired"), accepted)
+    with pytest.raises(InvalidSignature):
+        verify(sign(principal, "old"), [])
+
+
+def test_the_previous_secrets_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kernel.settings import ServiceSettings
+
+    monkeypatch.setenv("CLOCK_PRINCIPAL_SECRET", "new")
+    monkeypatch.setenv("CLOCK_PRINCIPAL_PREVIOUS_SECRETS", "old, older ,")
+    assert ServiceSettings().accepted_principal_secrets() == ["new", "old", "older"]

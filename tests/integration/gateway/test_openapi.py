@@ -19,7 +19,7 @@ def signed_only(app: FastAPI) -> FastAPI:
     """Refuse what the gateway did not sign, as a service does."""
     from kernel.http import SignedPrincipalMiddleware
 
-    app.add_middleware(SignedPrincipalMiddleware, secret=SECRET)
+    app.add_middleware(SignedPrincipalMiddleware, secrets=[SECRET])
     return app
 
 

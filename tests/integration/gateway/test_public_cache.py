@@ -26,7 +26,7 @@ def public_catalogue() -> FastAPI:
     async def create() -> dict[str, str]:
         return {"id": "new"}
 
-    app.add_middleware(SignedPrincipalMiddleware, secret=SECRET)
+    app.add_middleware(SignedPrincipalMiddleware, secrets=[SECRET])
     app.add_middleware(PublicCacheControl, max_age=30)
     return app
 
