@@ -259,9 +259,14 @@ async def apikey_command(args: Any) -> int:
             elif args.apikey_command == "list":
                 for key in await service.list_api_keys(session):
                     state = "revoked" if key.revoked_at else "active"
+                    used = (
+                        key.last_used_at.isoformat(timespec="minutes")
+                        if key.last_used_at
+                        else "never"
+                    )
                     print(
                         f"{key.id}  {key.role:<8} {key.org_id or '-':<36} {state:<7} "
-                        f"{key.name or ''}"
+                        f"used {used:<22} {key.name or ''}"
                     )
             else:
                 try:
