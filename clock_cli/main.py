@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,36 @@ def main(argv: list[str] | None = None) -> int:
     chaos.add_argument("--keep", action="store_true", help="keep data and logs of passed rounds")
     chaos.add_argument("--output", type=Path, default=None, help="JSON results file")
 
+    catalog = commands.add_parser("catalog", help="the catalogue: import a centre's spreadsheet")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    catalog_import = catalog_commands.add_parser(
+        "import",
+        help="a CSV or XLSX of labs, competences, equipment or services, through the gateway",
+    )
+    catalog_import.add_argument("file", type=Path)
+    catalog_import.add_argument("--centre", help="the centre's id (default: your key's centre)")
+    catalog_import.add_argument(
+        "--entity",
+        choices=("lab", "competence", "equipment", "service"),
+        help="what each row is (default: guessed from the file's name or columns)",
+    )
+    catalog_import.add_argument(
+        "--mapping", type=Path, help='JSON file: {"column header": "field", ...}'
+    )
+    catalog_import.add_argument("--dry-run", action="store_true", help="report, write nothing")
+    catalog_import.add_argument("--publish", action="store_true", help="labs: publish them")
+    catalog_import.add_argument(
+        "--gateway", default=None, help="the gateway's URL (CLOCK_GATEWAY_URL, else :8000)"
+    )
+    catalog_import.add_argument("--key", default=None, help="an API key (else CLOCK_API_KEY)")
+    catalog_import.add_argument("--json", action="store_true", help="the whole report as JSON")
+    catalog_bench = catalog_commands.add_parser(
+        "bench", help="import speed: a spreadsheet of equipment, first and again"
+    )
+    catalog_bench.add_argument("--rows", type=int, default=10_000)
+    catalog_bench.add_argument("--runs", type=int, default=3)
+    catalog_bench.add_argument("--output", type=Path, default=None, help="JSON figures file")
+
     cluster = commands.add_parser(
         "cluster",
         help="3 NATS nodes, PostgreSQL, 2 replicas of each service, 2 gateways, on loopback",
@@ -115,6 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     cluster.add_argument("--seed", type=int, default=None)
 
     args = parser.parse_args(argv)
+    if args.command == "catalog" and args.catalog_command == "bench":
+        from services.catalog.bench import bench as catalog_bench_run
+
+        figures = catalog_bench_run(args.rows, runs=args.runs, output=args.output)
+        return 0 if figures["met"] else 1
+    if args.command == "catalog":
+        from clock_cli import catalog_import as importer
+
+        return importer.run(
+            path=args.file,
+            centre=args.centre,
+            entity=args.entity,
+            mapping_file=args.mapping,
+            dry_run=args.dry_run,
+            publish=args.publish,
+            gateway=args.gateway or importer.default_gateway(),
+            key=args.key or os.environ.get("CLOCK_API_KEY", ""),
+            as_json=args.json,
+        )
     if args.command == "cluster":
         from clock_cli import cluster as local_cluster
 

@@ -233,7 +233,7 @@ def create_app(
     # Added innermost first: each add_middleware wraps what is there.
     app.add_middleware(
         RequestLimits,
-        max_body_bytes=settings.max_body_bytes,
+        max_body_bytes=settings.max_body_for,
         body_read_timeout=settings.body_read_timeout,
         max_json_depth=settings.max_json_depth,
         max_json_array_length=settings.max_json_array_length,

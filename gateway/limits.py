@@ -16,6 +16,7 @@ The body is then handed on, in one piece, to the routes behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -142,7 +143,7 @@ class RequestLimits:
         self,
         app: ASGIApp,
         *,
-        max_body_bytes: int,
+        max_body_bytes: Callable[[str], int],
         body_read_timeout: float,
         max_json_depth: int,
         max_json_array_length: int,
@@ -158,19 +159,20 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        max_body_bytes = self.max_body_bytes(scope["path"])
         declared = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         try:
             if declared is not None and not chunked:
                 if not declared.strip().isdigit():
                     raise DomainError("Content-Length is not a number")
-                if int(declared) > self.max_body_bytes:
-                    raise _too_large(self.max_body_bytes)
+                if int(declared) > max_body_bytes:
+                    raise _too_large(max_body_bytes)
             if not chunked and (declared is None or int(declared) == 0):
                 await self.app(scope, receive, send)  # no body
                 return
             body = await read_body(
-                receive, max_bytes=self.max_body_bytes, timeout=self.body_read_timeout
+                receive, max_bytes=max_body_bytes, timeout=self.body_read_timeout
             )
             if is_json(headers.get("content-type")):
                 check_json_shape(

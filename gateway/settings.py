@@ -228,6 +228,13 @@ class GatewaySettings(CommonSettings):
         description="Larger request bodies get 413 before any service sees them (declared "
         "Content-Length or counted while a chunked body arrives).",
     )
+    route_max_body_bytes: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"catalog/imports": 20 * 1024 * 1024},
+        validation_alias="CLOCK_GATEWAY_ROUTE_MAX_BODY_BYTES",
+        description="Body limits by path prefix under /api/v1/ (`prefix=bytes,...` or a JSON "
+        "object), e.g. for file uploads; the longest matching prefix wins, other paths use "
+        "CLOCK_GATEWAY_MAX_BODY_BYTES.",
+    )
     max_json_depth: int = Field(
         32,
         ge=1,
@@ -359,9 +366,9 @@ class GatewaySettings(CommonSettings):
             raise ValueError("memory:// or redis://host:port/db (rediss:// for TLS)")
         return value
 
-    @field_validator("route_timeouts", mode="before")
+    @field_validator("route_timeouts", "route_max_body_bytes", mode="before")
     @classmethod
-    def _route_timeouts(cls, value: Any) -> Any:
+    def _route_values(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("{"):
@@ -369,7 +376,7 @@ class GatewaySettings(CommonSettings):
             else:
                 pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
                 if any(len(pair) != 2 for pair in pairs):
-                    raise ValueError("expected prefix=seconds[,prefix=seconds...]")
+                    raise ValueError("expected prefix=value[,prefix=value...]")
                 value = {prefix: seconds for prefix, seconds in pairs}
         if isinstance(value, dict):
             return {_route_prefix(str(k)): v for k, v in value.items()}
@@ -380,6 +387,13 @@ class GatewaySettings(CommonSettings):
     def _positive_timeouts(cls, value: dict[str, float]) -> dict[str, float]:
         if any(seconds <= 0 for seconds in value.values()):
             raise ValueError("timeouts are positive numbers of seconds")
+        return value
+
+    @field_validator("route_max_body_bytes")
+    @classmethod
+    def _positive_sizes(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(size <= 0 for size in value.values()):
+            raise ValueError("body limits are positive numbers of bytes")
         return value
 
     @model_validator(mode="after")
@@ -409,6 +423,14 @@ class GatewaySettings(CommonSettings):
             Role.FIRM: self.rate_limit_firm,
             Role.ANONYMOUS: self.rate_limit_anonymous,
         }[role]
+
+    def max_body_for(self, path: str) -> int:
+        """Body limit of a request path (`/api/v1/catalog/imports`)."""
+        path = _route_prefix(path)
+        best = max(
+            (p for p in self.route_max_body_bytes if path.startswith(p)), key=len, default=""
+        )
+        return self.route_max_body_bytes[best] if best else self.max_body_bytes
 
     def timeout_for(self, path: str) -> float:
         """Upstream timeout of a path under /api/v1/ (`reporting/reports/42.pdf`)."""

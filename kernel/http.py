@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -153,28 +153,35 @@ class BodySizeLimit:
     """Refuses request bodies over `max_bytes` with 413, before anything reads them.
 
     A declared Content-Length over the limit is refused at once; a chunked body is counted as
-    it streams and refused when it goes over.
+    it streams and refused when it goes over. `paths` gives other limits to paths under some
+    prefixes (an upload of files, say); the longest prefix wins.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, paths: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.paths = dict(paths or {})
 
-    def _detail(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+    def limit_for(self, path: str) -> int:
+        best = max((p for p in self.paths if path.startswith(p)), key=len, default=None)
+        return self.default_bytes if best is None else self.paths[best]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
+        detail = f"the request body is larger than {max_bytes} bytes"
         declared = dict(_decoded_headers(scope)).get("content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 response = problem(400, "Content-Length is not a number")
                 await response(scope, receive, send)
                 return
-            if int(declared) > self.max_bytes:
-                response = problem(413, self._detail(), slug="payload-too-large")
+            if int(declared) > max_bytes:
+                response = problem(413, detail, slug="payload-too-large")
                 await response(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -186,9 +193,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # FastAPI turns an HTTPException raised while reading the body into a 413.
-                    raise StarletteHTTPException(413, self._detail())
+                    raise StarletteHTTPException(413, detail)
             return message
 
         await self.app(scope, counting_receive, send)

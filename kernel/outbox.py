@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,7 @@ from kernel.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "clock_outbox_pending"
+BATCH_KEY = "clock_outbox_batch"
 
 
 async def record_event(
@@ -40,7 +43,8 @@ async def record_event(
     aggregate_version: int,
     events: EventRegistry = registry,
 ) -> CloudEvent[Any]:
-    """Add an event to the outbox within the caller's transaction; returns the envelope."""
+    """Add an event to the outbox within the caller's transaction; returns the envelope.
+    Inside `outbox_batch`, the row is written with the batch's others at its end."""
     envelope = events.build(
         data,
         subject=subject,
@@ -48,18 +52,38 @@ async def record_event(
         traceparent=traceparent_var.get(),
         request_id=request_id_var.get(),
     )
-    await session.execute(
-        insert(outbox).values(
-            event_id=str(envelope.id),
-            event_type=envelope.type,
-            subject=subject_of(envelope.type),
-            aggregate_id=subject,
-            payload=envelope.model_dump_json(),
-            created_at=envelope.time,
-        )
-    )
+    row = {
+        "event_id": str(envelope.id),
+        "event_type": envelope.type,
+        "subject": subject_of(envelope.type),
+        "aggregate_id": subject,
+        "payload": envelope.model_dump_json(),
+        "created_at": envelope.time,
+    }
+    batch: list[dict[str, Any]] | None = session.info.get(BATCH_KEY)
+    if batch is not None:
+        batch.append(row)
+    else:
+        await session.execute(insert(outbox).values(**row))
     session.info[PENDING_KEY] = True
     return envelope
+
+
+@asynccontextmanager
+async def outbox_batch(session: AsyncSession) -> AsyncIterator[None]:
+    """The events recorded inside are inserted in one statement when it ends without error
+    (in the order they were recorded): many writes in one transaction, one round trip. No
+    savepoint may be rolled back inside (its events would stay in the batch)."""
+    if session.info.get(BATCH_KEY) is not None:
+        raise RuntimeError("outbox batches do not nest")
+    rows: list[dict[str, Any]] = []
+    session.info[BATCH_KEY] = rows
+    try:
+        yield
+    finally:
+        session.info.pop(BATCH_KEY, None)
+    if rows:
+        await session.execute(insert(outbox), rows)
 
 
 @dataclass

@@ -162,11 +162,13 @@ def create_service_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     idempotent_writes: bool = False,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's middlewares, problem handlers and health routes.
 
     `idempotent_writes`: the service keeps the gateway's idempotency keys with its writes (its
-    database has the `idempotency_keys` table)."""
+    database has the `idempotency_keys` table). `body_limits`: larger (or smaller) request
+    bodies under some path prefixes than `settings.max_body_bytes`."""
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
     )
@@ -181,7 +183,7 @@ def create_service_app(
         return await runtime.readiness()
 
     add_health_routes(app, readiness)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, paths=body_limits)
     if idempotent_writes:
 
         def sessionmakers() -> tuple[async_sessionmaker[AsyncSession], ...] | None:

@@ -139,6 +139,7 @@ def lab_out(lab: Lab) -> LabOut:
         accreditations=lab.accreditations,
         access_modes=lab.access_modes,
         contact_email=lab.contact_email,
+        external_id=lab.external_id,
         status=EntryStatus(lab.status),
         published_at=lab.published_at,
         created_at=lab.created_at,

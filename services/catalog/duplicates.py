@@ -179,10 +179,12 @@ async def _resolved_with(session: AsyncSession, entity: str, entry_id: str) -> s
     return {b if a == entry_id else a for a, b in rows}
 
 
-async def find(
-    session: AsyncSession, *, entity: str, entry_id: str, centre_id: str, mine: Signature
-) -> list[Candidate]:
-    """Published entries of other centres that `mine` duplicates, most similar first."""
+Other = tuple[str, str, str, Signature]
+"""A published entry of another centre: id, centre, lab, signature."""
+
+
+async def others(session: AsyncSession, *, entity: str, centre_id: str) -> list[Other]:
+    """The published entries of `entity` of every centre but `centre_id`."""
     documents = (
         await session.execute(
             select(
@@ -193,12 +195,30 @@ async def find(
             ).where(SearchDocument.entity == entity, SearchDocument.centre_id != centre_id)
         )
     ).all()
-    resolved = await _resolved_with(session, entity, entry_id)
+    return [(i, c, lab, Signature.from_json(data)) for i, c, lab, data in documents]
+
+
+async def find(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entry_id: str,
+    centre_id: str,
+    mine: Signature,
+    candidates: Sequence[Other] | None = None,
+    new: bool = False,
+) -> list[Candidate]:
+    """Published entries of other centres that `mine` duplicates, most similar first.
+    `candidates`: those entries, read already (an import reads them once per chunk); `new`: the
+    entry was just created, so no pair of it has been resolved yet."""
+    if candidates is None:
+        candidates = await others(session, entity=entity, centre_id=centre_id)
+    resolved = set() if new else await _resolved_with(session, entity, entry_id)
     found = []
-    for other_id, other_centre, other_lab, data in documents:
+    for other_id, other_centre, other_lab, signature in candidates:
         if other_id == entry_id or other_id in resolved:
             continue
-        match = compare(mine, Signature.from_json(data))
+        match = compare(mine, signature)
         if match is not None:
             found.append(
                 Candidate(entity, other_id, other_centre, other_lab, match.similarity, match.reason)

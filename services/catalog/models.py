@@ -22,9 +22,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,6 +35,19 @@ from kernel.db import UTCDateTime
 
 class Base(DeclarativeBase):
     pass
+
+
+def external_id_index(table: str) -> Index:
+    """One live row per centre and identifier of the centre's own."""
+    live = text("external_id IS NOT NULL AND deleted_at IS NULL")
+    return Index(
+        f"ux_{table}_external_id",
+        "centre_id",
+        "external_id",
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
 
 
 class Member(Base):
@@ -62,6 +77,8 @@ class Lab(Base):
     accreditations: Mapped[list[str]] = mapped_column(JSON)
     access_modes: Mapped[list[str]] = mapped_column(JSON)
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    external_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The centre's own identifier (imports match rows by it)."""
     status: Mapped[str] = mapped_column(String(20))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -72,6 +89,7 @@ class Lab(Base):
     __table_args__ = (
         Index("ix_labs_created", "created_at", "id"),
         Index("ix_labs_centre", "centre_id", "created_at"),
+        external_id_index("labs"),
     )
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
@@ -83,6 +101,8 @@ class _Entry:
     lab_id: Mapped[str] = mapped_column(String(36), ForeignKey("labs.id"))
     centre_id: Mapped[str] = mapped_column(String(36))
     tags: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    external_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The centre's own identifier (imports match rows by it)."""
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -102,6 +122,7 @@ class Competence(_Entry, Base):
     __table_args__ = (
         Index("ix_competences_created", "created_at", "id"),
         Index("ix_competences_lab", "lab_id", "created_at"),
+        external_id_index("competences"),
     )
     __mapper_args__ = {"version_id_col": _Entry.version, "version_id_generator": False}
 
@@ -123,6 +144,7 @@ class Equipment(_Entry, Base):
     __table_args__ = (
         Index("ix_equipment_created", "created_at", "id"),
         Index("ix_equipment_lab", "lab_id", "created_at"),
+        external_id_index("equipment"),
     )
     __mapper_args__ = {"version_id_col": _Entry.version, "version_id_generator": False}
 
@@ -138,6 +160,7 @@ class ServiceOffering(_Entry, Base):
     __table_args__ = (
         Index("ix_service_offerings_created", "created_at", "id"),
         Index("ix_service_offerings_lab", "lab_id", "created_at"),
+        external_id_index("service_offerings"),
     )
     __mapper_args__ = {"version_id_col": _Entry.version, "version_id_generator": False}
 
@@ -240,3 +263,52 @@ class DemoData(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     labs: Mapped[int] = mapped_column(Integer)
+
+
+class ImportJob(Base):
+    """An import of a spreadsheet into a centre's catalogue, run by any replica
+    (transfer/jobs.py). The file is kept until the job ends; `next_row` is where a replica that
+    takes over a job resumes (rows before it are committed with the counters)."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    centre_id: Mapped[str] = mapped_column(String(36))
+    entity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    publish: Mapped[bool] = mapped_column(Boolean)
+    rows_total: Mapped[int] = mapped_column(Integer)
+    next_row: Mapped[int] = mapped_column(Integer)
+    rows_ok: Mapped[int] = mapped_column(Integer)
+    rows_failed: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    requested_by_role: Mapped[str] = mapped_column(String(20))
+    requested_by_org_id: Mapped[str | None] = mapped_column(String(36))
+    requested_by_key_id: Mapped[str | None] = mapped_column(String(100))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_import_jobs_status", "status", "created_at"),
+        Index("ix_import_jobs_centre", "centre_id", "created_at", "id"),
+    )
+
+
+class ImportMapping(Base):
+    """The column mapping a centre last used for an entity, reused by its next import."""
+
+    __tablename__ = "import_mappings"
+
+    centre_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

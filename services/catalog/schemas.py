@@ -311,6 +311,9 @@ class LabOut(Out):
     accreditations: list[str]
     access_modes: list[str]
     contact_email: str | None
+    external_id: str | None = Field(
+        default=None, description="The centre's own identifier (set by imports)."
+    )
     status: EntryStatus
     published_at: datetime | None
     created_at: datetime
@@ -363,6 +366,9 @@ class _EntryOut(Out):
     lab_id: str
     centre_id: str
     status: EntryStatus = Field(description="Follows the lab's.")
+    external_id: str | None = Field(
+        default=None, description="The centre's own identifier (set by imports)."
+    )
     tags: TagsOut
     created_at: datetime
     updated_at: datetime
@@ -563,3 +569,60 @@ class TermOut(Out):
     level: str
     description: dict[str, str] | None = None
     attributes: dict[str, Any] | None = None
+
+
+# -- import and export ------------------------------------------------------------------------
+
+
+class ImportStatus(StrEnum):
+    VALIDATED = "validated"
+    """A dry run: the report of what an import would do; nothing was written."""
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RowProblem(Out):
+    row: int | None = Field(description="Spreadsheet row (the header is row 1); null: the file.")
+    column: str | None = Field(description="The column's header as in the file.")
+    value: str | None = Field(description="The cell's text.")
+    problem: str
+
+
+class ImportOut(Out):
+    id: str | None = Field(description="Null for a dry run (nothing is stored).")
+    centre_id: str
+    entity: Entity
+    status: ImportStatus
+    dry_run: bool
+    publish: bool = Field(description="Labs are published once imported.")
+    filename: str | None
+    mapping: dict[str, str] = Field(description="Column header -> field, as applied.")
+    unmapped_headers: list[str] = Field(description="Columns of the file left out.")
+    rows_total: int
+    rows_done: int = Field(description="Rows applied or failed so far.")
+    rows_ok: int
+    rows_failed: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[RowProblem]
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImportFieldOut(Out):
+    name: str
+    kind: str
+    required: bool
+    synonyms: list[str] = Field(description="Headers recognised for it (folded).")
+    taxonomy: str | None = None
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    JSON = "json"
+    CERIF = "cerif"

@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -289,6 +289,7 @@ async def add_lab(
     data: Mapping[str, Any],
     now: datetime,
     lab_id: str | None = None,
+    external_id: str | None = None,
 ) -> Lab:
     place = _location(data["province"], data["municipality"])
     lab = Lab(
@@ -301,6 +302,7 @@ async def add_lab(
         accreditations=list(data.get("accreditations") or []),
         access_modes=list(data.get("access_modes") or []),
         contact_email=data.get("contact_email"),
+        external_id=external_id,
         status=EntryStatus.DRAFT.value,
         published_at=None,
         created_at=now,
@@ -339,6 +341,14 @@ async def update_lab(
     now: datetime,
 ) -> Lab:
     lab = await _writable_lab(session, lab_id, principal, if_match, required=True)
+    await apply_lab_changes(session, lab=lab, changes=changes, actor=Actor.of(principal), now=now)
+    return lab
+
+
+async def apply_lab_changes(
+    session: AsyncSession, *, lab: Lab, changes: Mapping[str, Any], actor: Actor, now: datetime
+) -> list[str]:
+    """Change `lab` (already authorised); the names of the fields that changed."""
     values = dict(changes)
     for name in ("name", "description"):
         if name in values:
@@ -350,7 +360,7 @@ async def update_lab(
         values["province"], values["municipality"] = place.province, place.municipality
     changed = sorted(k for k, v in values.items() if getattr(lab, k) != v)
     if not changed:
-        return lab
+        return changed
     for name in changed:
         setattr(lab, name, values[name])
     lab.updated_at = now
@@ -362,11 +372,11 @@ async def update_lab(
         await search.index(session, [entry_document(k, e, lab) for k, e in entries])
         await record_event(
             session,
-            contracts.LabUpdated(**lab_state(lab, tags, Actor.of(principal)), changed=changed),
+            contracts.LabUpdated(**lab_state(lab, tags, actor), changed=changed),
             subject=lab.id,
             aggregate_version=lab.version,
         )
-    return lab
+    return changed
 
 
 LAB_TRANSITIONS: Mapping[str, Mapping[str, str]] = {
@@ -530,8 +540,28 @@ async def _publish_event(
     )
 
 
+async def check_duplicates(
+    session: AsyncSession,
+    *,
+    kind: Kind,
+    entry: EntryRow,
+    lab: Lab,
+    now: datetime,
+    batch: SearchBatch | None = None,
+) -> list[duplicates.Candidate]:
+    """Near-duplicates of a changed entry at other centres (pairs stored if published)."""
+    return await _duplicates(session, kind, entry, lab, now, batch=batch)
+
+
 async def _duplicates(
-    session: AsyncSession, kind: Kind, entry: EntryRow, lab: Lab, now: datetime
+    session: AsyncSession,
+    kind: Kind,
+    entry: EntryRow,
+    lab: Lab,
+    now: datetime,
+    *,
+    batch: SearchBatch | None = None,
+    new: bool = False,
 ) -> list[duplicates.Candidate]:
     """Near-duplicates at other centres; stored as pairs when the entry is published."""
     candidates = await duplicates.find(
@@ -540,6 +570,10 @@ async def _duplicates(
         entry_id=entry.id,
         centre_id=lab.centre_id,
         mine=entry_signature(kind, entry),
+        candidates=None
+        if batch is None
+        else await batch.others_of(session, kind.entity, lab.centre_id),
+        new=new,
     )
     if entry.status != EntryStatus.PUBLISHED.value:
         return candidates
@@ -552,7 +586,8 @@ async def _duplicates(
         candidates=candidates,
         now=now,
     )
-    await _flush(session)
+    if batch is None:
+        await _flush(session)
     for pair in created:
         await record_event(
             session,
@@ -578,6 +613,71 @@ async def create_entry(
     )
 
 
+@dataclass
+class SearchBatch:
+    """The search-index work of many writes of one transaction (an import's chunk), done once
+    by `flush_search` instead of at each write: each entry's document, and each touched lab's
+    (whose tags are the union of its entries', so it is rebuilt once, not once per entry)."""
+
+    documents: dict[str, search.Document] = field(default_factory=dict)
+    labs: dict[str, Lab] = field(default_factory=dict)
+    others: dict[str, list[duplicates.Other]] = field(default_factory=dict)
+    """By entity: the other centres' published entries, read once for duplicate detection."""
+
+    async def others_of(
+        self, session: AsyncSession, entity: str, centre_id: str
+    ) -> list[duplicates.Other]:
+        if entity not in self.others:
+            self.others[entity] = await duplicates.others(
+                session, entity=entity, centre_id=centre_id
+            )
+        return self.others[entity]
+
+    def add(self, document: search.Document, lab: Lab) -> None:
+        self.documents[document.entry_id] = document
+        self.labs[lab.id] = lab
+
+    def merge(self, other: SearchBatch) -> None:
+        self.documents.update(other.documents)
+        self.labs.update(other.labs)
+        self.others.update(other.others)
+
+
+async def flush_search(session: AsyncSession, batch: SearchBatch, *, labs: bool = True) -> None:
+    """Write what `batch` collected; `labs=False` leaves the labs' documents to
+    `reindex_labs` (an import rebuilds them once, at its end)."""
+    await _flush(session)
+    await search.index(session, list(batch.documents.values()))
+    if labs:
+        for lab in batch.labs.values():
+            await _reindex_lab(session, lab)
+    batch.documents.clear()
+    batch.labs.clear()
+
+
+async def reindex_labs(session: AsyncSession, *, centre_id: str) -> int:
+    """Rebuild the search documents of the centre's labs (their tags follow their entries)."""
+    labs = (
+        await session.scalars(
+            select(Lab).where(Lab.centre_id == centre_id, Lab.deleted_at.is_(None))
+        )
+    ).all()
+    for lab in labs:
+        await _reindex_lab(session, lab)
+    return len(labs)
+
+
+async def _index_entry(
+    session: AsyncSession, kind: Kind, entry: EntryRow, lab: Lab, batch: SearchBatch | None
+) -> None:
+    document = entry_document(kind, entry, lab)
+    if batch is not None:
+        batch.add(document, lab)
+        return
+    await search.index(session, [document])
+    await _reindex_lab(session, lab)
+
+
 async def add_entry(
     session: AsyncSession,
     *,
@@ -587,6 +687,8 @@ async def add_entry(
     actor: Actor,
     now: datetime,
     entry_id: str | None = None,
+    external_id: str | None = None,
+    batch: SearchBatch | None = None,
 ) -> tuple[EntryRow, list[duplicates.Candidate]]:
     values = column_values(kind, data)
     values.setdefault("tags", tags_of(None))
@@ -594,6 +696,7 @@ async def add_entry(
         id=entry_id or str(uuid7()),
         lab_id=lab.id,
         centre_id=lab.centre_id,
+        external_id=external_id,
         status=lab.status,
         created_at=now,
         updated_at=now,
@@ -602,12 +705,12 @@ async def add_entry(
         **values,
     )
     session.add(entry)
-    await _flush(session)
+    if batch is None:  # a batch's rows are flushed together at its end
+        await _flush(session)
     if entry.status == EntryStatus.PUBLISHED.value:
-        await search.index(session, [entry_document(kind, entry, lab)])
-        await _reindex_lab(session, lab)
+        await _index_entry(session, kind, entry, lab, batch)
         await _publish_event(session, kind, entry, lab, actor)
-    return entry, await _duplicates(session, kind, entry, lab, now)
+    return entry, await _duplicates(session, kind, entry, lab, now, batch=batch, new=True)
 
 
 async def _writable_entry(
@@ -638,6 +741,30 @@ async def update_entry(
     now: datetime,
 ) -> tuple[EntryRow, list[duplicates.Candidate]]:
     entry, lab = await _writable_entry(session, kind, entry_id, principal, if_match, required=True)
+    await apply_entry_changes(
+        session,
+        kind=kind,
+        entry=entry,
+        lab=lab,
+        changes=changes,
+        actor=Actor.of(principal),
+        now=now,
+    )
+    return entry, await _duplicates(session, kind, entry, lab, now)
+
+
+async def apply_entry_changes(
+    session: AsyncSession,
+    *,
+    kind: Kind,
+    entry: EntryRow,
+    lab: Lab,
+    changes: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+    batch: SearchBatch | None = None,
+) -> list[str]:
+    """Change `entry` (already authorised); the names of the fields that changed."""
     values = column_values(kind, changes)
     if isinstance(entry, Competence):
         low = values.get("trl_min", entry.trl_min)
@@ -656,15 +783,14 @@ async def update_entry(
         entry.version += 1
         await _flush(session)
         if entry.status == EntryStatus.PUBLISHED.value:
-            await search.index(session, [entry_document(kind, entry, lab)])
-            await _reindex_lab(session, lab)
+            await _index_entry(session, kind, entry, lab, batch)
             await record_event(
                 session,
-                kind.updated(**entry_state(kind, entry, lab, Actor.of(principal)), changed=changed),
+                kind.updated(**entry_state(kind, entry, lab, actor), changed=changed),
                 subject=entry.id,
                 aggregate_version=entry.version,
             )
-    return entry, await _duplicates(session, kind, entry, lab, now)
+    return changed
 
 
 async def delete_entry(

@@ -31,3 +31,22 @@ class CatalogSettings(ServiceSettings):
         validation_alias="CLOCK_CATALOG_MAX_BODY_BYTES",
         description="Request bodies larger than this get 413.",
     )
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        validation_alias="CLOCK_CATALOG_IMPORT_MAX_BYTES",
+        description="Largest spreadsheet a `POST /imports` takes (413 above).",
+    )
+    import_poll_interval: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias="CLOCK_CATALOG_IMPORT_POLL_INTERVAL",
+        description="Seconds between two looks for queued imports (a submission to this "
+        "replica wakes it at once).",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000/api/v1/catalog",
+        validation_alias="CLOCK_CATALOG_PUBLIC_URL",
+        description="The catalogue's address through the gateway, as the outside world knows "
+        "it: the identifiers of exported records (CERIF-XML) are made from it.",
+    )

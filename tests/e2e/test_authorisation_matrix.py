@@ -38,6 +38,8 @@ METHODS = ("get", "put", "post", "patch", "delete")
 # Hundreds of requests from a few keys: the gateway's rate limits are not under test here.
 UNTHROTTLED = {"CLOCK_GATEWAY_RATE_LIMIT_ENABLED": "false"}
 PLACEHOLDER = re.compile(r"^\$\{(\w+)\}$")
+LABS_CSV = b"Codice;Nome;Provincia;Comune\r\nM-1;Laboratorio della matrice;PI;Pisa\r\n"
+"""The file of the rows with a `form` (a multipart upload)."""
 
 Json = dict[str, Any]
 
@@ -355,6 +357,15 @@ def build_world(platform: RunningPlatform, data_dir: Path) -> World:
     o["access_b"] = access(world, firm_b_key, o["shareable_b"])
     o["access_p"] = access(world, partner, o["shareable_a"], o["firm_a"])
 
+    # Catalogue: an import of centre A and one of centre B (their status does not matter).
+    for name, key in (("import_a", centre_a), ("import_b", centre_b)):
+        upload = world.client(key).post(
+            "/api/v1/catalog/imports",
+            data={"entity": "lab"},
+            files={"file": ("laboratori.csv", LABS_CSV, "text/csv")},
+        )
+        o[name] = str(created(upload, 202)["id"])
+
     # Reporting: a provisional report of the current quarter.
     o["report"] = str(
         created(
@@ -547,10 +558,13 @@ def send(world: World, matrix: Json, row: Json, caller: str, expected: str) -> O
         current = world.as_("region").get(path)
         assert current.status_code == 200, f"{op}: cannot read {path}: {current.text}"
         headers["If-Match"] = current.headers["etag"]
+    form = fill(row.get("form"), world, matrix, caller)
     response = world.client(key).request(
         method,
         path,
-        json=body,
+        json=None if form else body,
+        data=form,
+        files={"file": ("laboratori.csv", LABS_CSV, "text/csv")} if form else None,
         params=fill(row.get("query"), world, matrix, caller),
         headers=headers,
     )

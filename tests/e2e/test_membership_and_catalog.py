@@ -4,7 +4,12 @@ suspension that hides the lab (membership event → catalogue) and a reinstateme
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +203,54 @@ def test_adhesion_catalogue_duplicates_and_suspension(
     wait_for_types(platform, "CLOCK_CATALOG", {"clock.catalog.duplicate.resolved.v1"})
     for client in (region, anonymous, centre):
         client.close()
+
+
+LUCENSE = str(
+    uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it"), "signatory:lucense")
+)
+"""The fixed organisation id of a founding centre (services/membership/seed.py)."""
+
+
+def run_clock(platform: RunningPlatform, *args: str, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clock_cli.main", *args],
+        env={**os.environ, "CLOCK_GATEWAY_URL": platform.gateway, "CLOCK_API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_clock_catalog_import_through_the_gateway_then_cerif_export(
+    platform: RunningPlatform, data_dir: Path, tmp_path: Path
+) -> None:
+    """A centre's operator imports its spreadsheets with the CLI (a dry run first), then the
+    equipment is exported as CERIF-XML through the gateway."""
+    key = create_api_key(platform, data_dir, "centre", LUCENSE)
+    labs = tmp_path / "laboratori.csv"
+    header = "Codice;Nome laboratorio;Provincia;Comune\r\n"
+    labs.write_bytes((header + "L-E2E;Laboratorio qualità e2e;LU;Lucca\r\n").encode("cp1252"))
+    done = run_clock(platform, "catalog", "import", str(labs), "--publish", key=key)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 created" in done.stdout
+    equipment = tmp_path / "strumenti.csv"
+    rows = ["Codice;Laboratorio;Nome;Anno;Tariffa oraria (€/h)"]
+    rows += [f"S-{n};L-E2E;Microscopio e2e n. {n};20{n:02d};85,50" for n in range(1, 6)]
+    rows.append("S-9;L-E2E;Microscopio rotto;mille;85,50")
+    equipment.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    dry = run_clock(platform, "catalog", "import", str(equipment), "--dry-run", key=key)
+    assert dry.returncode == 1, dry.stdout + dry.stderr
+    assert "dry run of equipment" in dry.stdout and "5 created" in dry.stdout
+    assert "row 7, column 'Anno' ('mille')" in dry.stdout
+    equipment.write_bytes(("\r\n".join(rows[:-1]) + "\r\n").encode("cp1252"))
+    imported = run_clock(platform, "catalog", "import", str(equipment), "--json", key=key)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    job = json.loads(imported.stdout)
+    assert (job["status"], job["created"], job["rows_failed"]) == ("completed", 5, 0)
+
+    with gateway_client(platform) as anonymous:
+        cerif = anonymous.get(
+            "/api/v1/catalog/exports", params={"format": "cerif", "centre": LUCENSE}
+        )
+    assert cerif.status_code == 200 and cerif.headers["content-type"].startswith("application/xml")
+    assert cerif.content.count(b"Microscopio e2e") == 5

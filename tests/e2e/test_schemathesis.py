@@ -108,6 +108,8 @@ BUSINESS_RULES: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("renewed_on", "between the signature"),  # a date between signature and today
     ),
     "POST /api/v1/catalog/labs": (("municipality", None), ("province", None)),
+    # The file must be a readable CSV or XLSX whose columns can be mapped, for a member centre.
+    "POST /api/v1/catalog/imports": (("file", None), ("mapping", None), ("centre_id", None)),
     "PATCH /api/v1/catalog/labs/{lab_id}": (("municipality", None), ("province", None)),
     "POST /api/v1/catalog/labs/{lab_id}/competences": (
         *(("tags." + name, code) for name, code in TAXONOMY_FILTERS),

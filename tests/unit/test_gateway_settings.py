@@ -53,3 +53,18 @@ def test_fields_can_be_given_by_name() -> None:
 def test_a_service_may_have_several_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOCK_MATCHING_URL", "http://m1:8103/, http://m2:8103")
     assert GatewaySettings().upstreams()["matching"] == ("http://m1:8103", "http://m2:8103")
+
+
+def test_an_upload_path_may_take_larger_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOCK_GATEWAY_MAX_BODY_BYTES", "1000")
+    monkeypatch.setenv("CLOCK_GATEWAY_ROUTE_MAX_BODY_BYTES", "catalog/imports=5000,catalog=2000")
+    settings = GatewaySettings()
+    assert settings.max_body_for("/api/v1/catalog/imports") == 5000
+    assert settings.max_body_for("/api/v1/catalog/labs") == 2000
+    assert settings.max_body_for("/api/v1/matching/demands") == 1000
+
+
+def test_body_limits_are_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOCK_GATEWAY_ROUTE_MAX_BODY_BYTES", "catalog/imports=0")
+    with pytest.raises(ValueError, match="positive"):
+        GatewaySettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from nats.js.api import StreamConfig
 
 from kernel.bus import DUPLICATE_WINDOW_SECONDS, ensure_stream, stream_config
@@ -88,3 +89,53 @@ async def test_a_projection_rebuilt_by_replay_is_the_same(harness: Harness) -> N
     await harness.write_events(3, widgets=7, start=120)  # the live consumer carries on
     await eventually(lambda: consumer.counts[Outcome.APPLIED] >= 123, timeout=20)
     assert len(await harness.applied()) == 123
+
+
+async def test_an_outbox_batch_writes_its_events_at_its_end_in_order_or_not_at_all(
+    harness: Harness,
+) -> None:
+    from sqlalchemy import select
+
+    from kernel.outbox import outbox_batch, record_event
+    from kernel.tables import outbox
+    from tests.integration.kernel.widgets import WidgetChanged, events
+
+    async def recorded() -> list[str]:
+        async with harness.sessionmaker() as session:
+            rows = await session.execute(select(outbox.c.event_id).order_by(outbox.c.seq))
+            return [str(r[0]) for r in rows]
+
+    async with harness.sessionmaker() as session:
+        async with outbox_batch(session):
+            ids = [
+                str(
+                    (
+                        await record_event(
+                            session,
+                            WidgetChanged(n=n),
+                            subject="w1",
+                            aggregate_version=n + 1,
+                            events=events,
+                        )
+                    ).id
+                )
+                for n in range(3)
+            ]
+            async with harness.sessionmaker() as other:  # nothing written yet
+                assert (await other.execute(select(outbox.c.event_id))).all() == []
+        await session.commit()
+    assert await recorded() == ids
+
+    async with harness.sessionmaker() as session:
+        try:
+            async with outbox_batch(session):
+                await record_event(
+                    session, WidgetChanged(n=9), subject="w2", aggregate_version=1, events=events
+                )
+                raise ValueError("a row failed")
+        except ValueError:
+            await session.rollback()
+        with pytest.raises(RuntimeError, match="nest"):
+            async with outbox_batch(session), outbox_batch(session):
+                pass
+    assert await recorded() == ids
