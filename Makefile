@@ -11,7 +11,7 @@ help:
 	@echo "make test   - the whole suite (set CLOCK_TEST_POSTGRES_URL to run it on PostgreSQL too)"
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml from the event contracts"
-	@echo "make bench  - the whole platform under load (needs hey), then matching (100,000 entries) and reporting (1,000,000 events) benchmarks, ranking evaluation"
+	@echo "make bench  - the whole platform under load (needs hey), then matching (100,000 entries), reporting (1,000,000 events) and catalogue import (10,000 rows) benchmarks, ranking evaluation"
 	@echo "make bench-smoke - every platform benchmark with tiny durations (what CI runs)"
 	@echo "make chaos  - faults (NATS, services, consumers killed; SIGSTOP) under a 10,000-event workload, checked; N=20 for 20 rounds"
 	@echo "make cluster - 3 NATS nodes, PostgreSQL (CLOCK_CLUSTER_POSTGRES_URL), 2 replicas of each service, 2 gateways, on loopback (Ctrl-C stops)"
@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(VENV)/bin/clock bench --output docs/benchmarks/platform.json
 	$(VENV)/bin/clock matching bench
 	$(VENV)/bin/clock reporting bench --output docs/benchmarks/reporting.json
+	$(VENV)/bin/clock catalog bench --output docs/benchmarks/catalog-import.json
 	$(VENV)/bin/clock matching evaluate
 
 bench-smoke: $(STAMP)
