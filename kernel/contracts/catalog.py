@@ -20,11 +20,16 @@ consumer can drop an event older than what it has):
 - `competence`, `equipment`, `service` (subject: the entry id); they carry their lab's
   location and name as of the event: a later `lab.updated` is authoritative for those,
 - `duplicate` (subject: pair id): a near-duplicate pair found across centres and its
-  resolution by the committee.
+  resolution by the committee;
+- `initiative` (subject: initiative id): the initiatives register (projects, joint actions,
+  training and dissemination events); drafts have no events;
+- `initiative_overlap` (subject: pair id): overlapping initiatives of different centres and the
+  committee's resolution.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -261,4 +266,133 @@ class DuplicateResolved(_DuplicateState):
 
     event_type = "clock.catalog.duplicate.resolved.v1"
     resolution: Literal["distinct", "shared"]
+    actor: Actor
+
+
+# -- initiatives ----------------------------------------------------------------------------
+#
+# Programmes, projects, joint actions, training and dissemination events of the member
+# centres (the initiatives register). Aggregates: `initiative` (subject: initiative id; the
+# version is the initiative's, which also increments when a partner confirms) and
+# `initiative_overlap` (subject: pair id). Drafts have no events: an initiative's first event is
+# `initiative.created`, when it is created as planned or running, or leaves its draft.
+
+InitiativeKind = Literal[
+    "research_project", "innovation_project", "joint_action", "training", "dissemination_event"
+]
+InitiativeStatus = Literal["draft", "planned", "running", "closed"]
+PartnerStatus = Literal["proposed", "confirmed"]
+
+
+class InitiativePartner(_Part):
+    """A member centre taking part besides the lead; `proposed` until it confirms."""
+
+    centre_id: str
+    status: PartnerStatus
+    confirmed_at: datetime | None = None
+
+
+class PartnerOrganisation(_Part):
+    """A partner that is not a member centre: a university, firm or research body."""
+
+    name: str
+    kind: str = Field(description="university, firm, research_body, public_body or other")
+    country: str = Field(description="ISO 3166-1 alpha-2.")
+
+
+class _InitiativeState(EventData):
+    initiative_id: str
+    centre_id: str = Field(description="The lead centre (membership organisation id).")
+    kind: InitiativeKind
+    joint: bool = Field(description="Two or more member centres: a joint action.")
+    title: Text
+    description: Text
+    partner_centres: list[InitiativePartner]
+    partner_organisations: list[PartnerOrganisation]
+    funding_programme: str | None = Field(description="Code, e.g. horizon_europe, pnrr.")
+    funding_call: str | None
+    budget_eur: str | None = Field(description="EUR, a decimal string.")
+    public_funding_eur: str | None = Field(description="EUR, a decimal string.")
+    start_date: date | None
+    end_date: date | None
+    start_time: str | None = Field(description="Events: local time (Europe/Rome), HH:MM.")
+    end_time: str | None
+    venue: str | None
+    province: str | None = Field(description="Events: ISTAT two-letter code.")
+    municipality: str | None
+    registration_open: bool | None
+    registered_participants: int | None
+    attending_participants: int | None
+    tags: Tags
+    status: InitiativeStatus
+    actor: Actor
+
+
+@event
+class InitiativeCreated(_InitiativeState):
+    """An initiative entered the register (created as planned or running, or out of draft)."""
+
+    event_type = "clock.catalog.initiative.created.v1"
+
+
+@event
+class InitiativeUpdated(_InitiativeState):
+    """A registered initiative changed; carries the whole new state and the changed fields."""
+
+    event_type = "clock.catalog.initiative.updated.v1"
+    changed: list[str]
+
+
+@event
+class InitiativeClosed(_InitiativeState):
+    """An initiative was closed (a project ended, an event is over)."""
+
+    event_type = "clock.catalog.initiative.closed.v1"
+
+
+@event
+class InitiativeParticipationConfirmed(_InitiativeState):
+    """A partner centre confirmed its participation in an initiative."""
+
+    event_type = "clock.catalog.initiative.participation_confirmed.v1"
+    partner_centre_id: str
+
+
+@event
+class InitiativeEventHeld(_InitiativeState):
+    """A training or dissemination event took place: its attendance was recorded (again,
+    when corrected)."""
+
+    event_type = "clock.catalog.initiative.event_held.v1"
+    registered: int | None = Field(description="Participants registered.")
+    attending: int = Field(ge=0, description="Participants who attended.")
+
+
+class InitiativeRef(_Part):
+    initiative_id: str
+    centre_id: str
+    kind: InitiativeKind
+
+
+class _OverlapState(EventData):
+    overlap_id: str
+    a: InitiativeRef
+    b: InitiativeRef
+    similarity: float = Field(ge=0, le=1)
+    reason: str
+
+
+@event
+class InitiativeOverlapFound(_OverlapState):
+    """Two initiatives of different centres look alike (topic, tags) in overlapping time."""
+
+    event_type = "clock.catalog.initiative_overlap.found.v1"
+
+
+@event
+class InitiativeOverlapResolved(_OverlapState):
+    """The committee (through the Region) marked an overlap as distinct or to coordinate."""
+
+    event_type = "clock.catalog.initiative_overlap.resolved.v1"
+    resolution: Literal["distinct", "to_coordinate"]
     actor: Actor

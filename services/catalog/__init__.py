@@ -12,4 +12,8 @@ centres; bilingual search with facets; near-duplicates across centres; taxonomie
   stemming, accents and stop words ignored) and counts facets; creating or updating equipment,
   a competence or a service returns `possible_duplicates` at other centres, listed at
   `/duplicates` for the committee.
+- `/initiatives` is the register of the centres' programmes, projects, joint actions, training
+  and dissemination events, with overlaps across centres (`/initiatives/overlaps`), a public
+  calendar of events (also as iCalendar, `/initiatives/calendar.ics`) and a JSON-LD export
+  aligned with HER-AP_IT (`/initiatives/export?format=jsonld`).
 """

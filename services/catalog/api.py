@@ -163,25 +163,32 @@ def possible(candidates: list[Candidate]) -> list[PossibleDuplicate]:
     ]
 
 
-def pair_out(pair: DuplicatePair) -> DuplicatePairOut:
-    entity = Entity(pair.entity)
-    return DuplicatePairOut(
-        id=pair.id,
-        a=EntryRef(entity=entity, id=pair.a_id, centre_id=pair.a_centre_id, lab_id=pair.a_lab_id),
-        b=EntryRef(entity=entity, id=pair.b_id, centre_id=pair.b_centre_id, lab_id=pair.b_lab_id),
-        similarity=pair.similarity,
-        reason=pair.reason,
-        status=PairStatus(pair.status),
-        created_at=pair.created_at,
-        updated_at=pair.updated_at,
-        resolved_at=pair.resolved_at,
-        resolved_by=ActorOut(
+def decision_fields(pair: Any) -> dict[str, Any]:
+    """What every pair the committee decides on shows (duplicates, overlapping initiatives)."""
+    return {
+        "id": pair.id,
+        "similarity": pair.similarity,
+        "reason": pair.reason,
+        "created_at": pair.created_at,
+        "updated_at": pair.updated_at,
+        "resolved_at": pair.resolved_at,
+        "resolved_by": ActorOut(
             role=pair.resolved_by_role,
             org_id=pair.resolved_by_org_id,
             key_id=pair.resolved_by_key_id,
         )
         if pair.resolved_by_role
         else None,
+    }
+
+
+def pair_out(pair: DuplicatePair) -> DuplicatePairOut:
+    entity = Entity(pair.entity)
+    return DuplicatePairOut(
+        a=EntryRef(entity=entity, id=pair.a_id, centre_id=pair.a_centre_id, lab_id=pair.a_lab_id),
+        b=EntryRef(entity=entity, id=pair.b_id, centre_id=pair.b_centre_id, lab_id=pair.b_lab_id),
+        status=PairStatus(pair.status),
+        **decision_fields(pair),
     )
 
 

@@ -16,6 +16,7 @@ from kernel.runtime import ServiceRuntime, create_service_app
 from kernel.tasks import cancel_and_wait
 from services.catalog import __doc__ as DESCRIPTION
 from services.catalog import api, events, seed
+from services.catalog.initiatives import api as initiatives_api
 from services.catalog.settings import CatalogSettings
 from services.catalog.transfer import api as transfer_api
 from services.catalog.transfer.jobs import ImportWorker
@@ -59,5 +60,6 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
     app.state.clock = now
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(initiatives_api.router)
     app.include_router(transfer_api.router)
     return app

@@ -312,3 +312,8 @@ class ImportMapping(Base):
     entity: Mapped[str] = mapped_column(String(20), primary_key=True)
     mapping: Mapped[dict[str, str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The initiatives register's tables live on this Base too (Alembic and the migration test read
+# `Base.metadata` from this module).
+from services.catalog.initiatives import models as _initiatives  # noqa: E402, F401

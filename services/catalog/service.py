@@ -945,6 +945,38 @@ async def get_pair(session: AsyncSession, *, pair_id: str, principal: Principal)
     return pair
 
 
+async def decide_pair(
+    session: AsyncSession,
+    *,
+    model: type[Any],
+    pair_id: str,
+    resolution: str,
+    principal: Principal,
+    now: datetime,
+    noun: str,
+) -> tuple[Any, Actor]:
+    """Record the committee's decision on an open pair (duplicates, overlapping initiatives):
+    the Region only (403), an existing pair (404), once (409). The caller records the event."""
+    if principal.role is not Role.REGION:
+        raise Forbidden(f"only the Region records the committee's decision on a {noun}")
+    pair = await session.get(model, pair_id)
+    if pair is None:
+        raise NotFound(f"no {noun} {pair_id}")
+    if pair.status != "open":
+        raise Conflict(
+            f"this {noun} was already resolved as {pair.status}", current_status=pair.status
+        )
+    actor = Actor.of(principal)
+    pair.status = resolution
+    pair.resolved_at = now
+    pair.resolved_by_role, pair.resolved_by_org_id = actor.role, actor.org_id
+    pair.resolved_by_key_id = actor.key_id
+    pair.updated_at = now
+    pair.version += 1
+    await _flush(session)
+    return pair, actor
+
+
 async def resolve_pair(
     session: AsyncSession,
     *,
@@ -954,23 +986,16 @@ async def resolve_pair(
     now: datetime,
 ) -> DuplicatePair:
     """The committee's decision, recorded by the Region: `distinct` or `shared`."""
-    if principal.role is not Role.REGION:
-        raise Forbidden("only the Region records the committee's decision on duplicates")
-    pair = await session.get(DuplicatePair, pair_id)
-    if pair is None:
-        raise NotFound(f"no duplicate pair {pair_id}")
-    if pair.status != PairStatus.OPEN.value:
-        raise Conflict(
-            f"this pair was already resolved as {pair.status}", current_status=pair.status
-        )
-    actor = Actor.of(principal)
-    pair.status = resolution.value
-    pair.resolved_at = now
-    pair.resolved_by_role, pair.resolved_by_org_id = actor.role, actor.org_id
-    pair.resolved_by_key_id = actor.key_id
-    pair.updated_at = now
-    pair.version += 1
-    await _flush(session)
+    pair: DuplicatePair
+    pair, actor = await decide_pair(
+        session,
+        model=DuplicatePair,
+        pair_id=pair_id,
+        resolution=resolution.value,
+        principal=principal,
+        now=now,
+        noun="duplicate pair",
+    )
     await record_event(
         session,
         contracts.DuplicateResolved(

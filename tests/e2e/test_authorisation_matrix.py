@@ -316,6 +316,14 @@ def build_world(platform: RunningPlatform, data_dir: Path) -> World:
         and o["org_a"] not in (p["a"]["centre_id"], p["b"]["centre_id"])
     )
 
+    # Initiatives: a draft of each centre; one led by each centre naming the other as a partner
+    # (to confirm); a pair of overlapping projects of A and B.
+    o["initiative_a"] = initiative(world, centre_a, status="draft")
+    o["initiative_b"] = initiative(world, centre_b, status="draft")
+    o["partnered_a"] = initiative(world, centre_b, partner_centres=[o["org_a"]])
+    o["partnered_b"] = initiative(world, centre_a, partner_centres=[o["org_b"]])
+    o["overlap_ab"] = overlap_pair(world)
+
     # Matching: firms, demands, introductions (once the labs reached matching's index).
     o["firm_a"] = firm(world, partner, "Impresa A")
     o["firm_b"] = firm(world, platform.region_key, "Impresa B")
@@ -441,6 +449,49 @@ def fresh_pair(world: World, caller: str) -> tuple[str, str | None]:
     return pair_of(world, mine, world.objects["org_b"]), None
 
 
+def initiative(world: World, key: str, **fields: Any) -> str:
+    """A research project led by the key's centre."""
+    n = next(world.numbers)
+    body: Json = {
+        "kind": "research_project",
+        "title": {"it": f"Progetto di prova {n}"},
+        "status": "planned",
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+        **fields,
+    }
+    return str(created(world.client(key).post("/api/v1/catalog/initiatives", json=body))["id"])
+
+
+def overlap_pair(world: World) -> str:
+    """Two near-identical projects of A and B in the same years: their stored overlap."""
+    n = next(world.numbers)
+    body: Json = {
+        "kind": "research_project",
+        "title": {"it": f"Compositi riciclati per la nautica {n}"},
+        "description": {"it": f"Fibre di carbonio riciclate per scafi leggeri {n}."},
+        "status": "planned",
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+        "tags": {"ket": ["advanced_materials"]},
+    }
+    created(world.client(world.keys["centre_b"]).post("/api/v1/catalog/initiatives", json=body))
+    mine = created(
+        world.client(world.keys["centre_own"]).post("/api/v1/catalog/initiatives", json=body)
+    )
+    found = [o["overlap_id"] for o in mine["possible_overlaps"] if o["overlap_id"]]
+    assert found, f"no overlap found: {mine['possible_overlaps']}"
+    return str(found[0])
+
+
+def fresh_partnered(world: World, caller: str) -> tuple[str, str | None]:
+    return initiative(world, world.keys["centre_b"], partner_centres=[world.objects["org_a"]]), None
+
+
+def fresh_overlap(world: World, caller: str) -> tuple[str, str | None]:
+    return overlap_pair(world), None
+
+
 def fresh_lab(*, published: bool) -> Fresh:
     def make(world: World, caller: str) -> tuple[str, str | None]:
         key = world.keys["centre_own"]
@@ -483,6 +534,10 @@ FRESH: dict[str, Fresh] = {
         "services", {"name": {"it": "Da cancellare"}, "kind": "training"}
     ),
     "POST /api/v1/catalog/duplicates/{pair_id}/resolution": fresh_pair,
+    "POST /api/v1/catalog/initiatives/{initiative_id}/partners/{centre_id}/confirmation": (
+        fresh_partnered
+    ),
+    "POST /api/v1/catalog/initiatives/overlaps/{overlap_id}/resolution": fresh_overlap,
     "POST /api/v1/matching/demands/{demand_id}/cancellation": fresh_demand,
     "POST /api/v1/matching/demands/{demand_id}/introductions": fresh_demand,
     "POST /api/v1/matching/introductions/{introduction_id}/acceptance": fresh_introduction,
@@ -542,6 +597,8 @@ def send(world: World, matrix: Json, row: Json, caller: str, expected: str) -> O
     for name, kind in (row.get("params") or {}).items():
         if kind.startswith("="):
             value = kind[1:]
+        elif kind.startswith("@"):  # never replaced by a fresh object
+            value = world.objects[target_of(matrix, kind[1:], caller)]
         elif fresh is not None:
             value, own_key = fresh(world, caller)
             key = own_key or key
@@ -622,7 +679,9 @@ def test_the_rows_are_well_formed(matrix: Json) -> None:
         if row.get("fresh"):
             assert row["op"] in FRESH, f"{row['op']}: no way to make a fresh object"
         for kind in (row.get("params") or {}).values():
-            assert kind.startswith("=") or kind in matrix["targets"], f"{row['op']}: {kind}?"
+            assert kind.startswith("=") or kind.removeprefix("@") in matrix["targets"], (
+                f"{row['op']}: {kind}?"
+            )
 
 
 def test_every_caller_gets_the_outcome_of_the_table(world: World, matrix: Json) -> None:

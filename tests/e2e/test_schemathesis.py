@@ -81,6 +81,29 @@ EMAILS = tuple(
 # Codes must exist in the taxonomy (thousands of ATECO codes: no enum in the document).
 TAXONOMY_FILTERS = tuple((name, "code") for name in ("ateco", "s3", "ket", "erc", "ford"))
 
+INITIATIVE_RULES = (
+    *(("tags." + name, code) for name, code in TAXONOMY_FILTERS),
+    *(
+        (field, None)
+        for field in (
+            "start_date",
+            "end_date",
+            "start_time",
+            "end_time",
+            "province",
+            "municipality",
+            "venue",
+            "partner_centres",
+            "public_funding_eur",
+            "registered_participants",
+            "attending_participants",
+            "registration_open",
+            "kind",
+            "status",
+        )
+    ),
+)
+
 # Schema-valid requests that a business rule rejects with 422: (field, words of the message).
 # Each is a rule the document cannot state (check digits, code lists, cross-field rules, dates
 # relative to today); a 422 for anything else still fails the test.
@@ -108,6 +131,14 @@ BUSINESS_RULES: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("renewed_on", "between the signature"),  # a date between signature and today
     ),
     "POST /api/v1/catalog/labs": (("municipality", None), ("province", None)),
+    # An initiative's rules across fields: dates in order, an event's date and place (the comune
+    # in the province), partner centres that are members, funding within the budget, event-only
+    # fields on events, attendance within registrations once closed, a joint action's partner.
+    "POST /api/v1/catalog/initiatives": INITIATIVE_RULES,
+    "PATCH /api/v1/catalog/initiatives/{initiative_id}": INITIATIVE_RULES,
+    "GET /api/v1/catalog/initiatives": TAXONOMY_FILTERS,
+    "GET /api/v1/catalog/initiatives/calendar": TAXONOMY_FILTERS,
+    "GET /api/v1/catalog/initiatives/calendar.ics": TAXONOMY_FILTERS,
     # The file must be a readable CSV or XLSX whose columns can be mapped, for a member centre.
     "POST /api/v1/catalog/imports": (("file", None), ("mapping", None), ("centre_id", None)),
     "PATCH /api/v1/catalog/labs/{lab_id}": (("municipality", None), ("province", None)),
