@@ -11,7 +11,6 @@ checks what a multi-machine deployment promises (clock_cli.chaos, replicated rou
 from __future__ import annotations
 
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from clock_cli import postgres
 from clock_cli.chaos import FaultKind, RoundOptions, chaos
 from clock_cli.chaos.supervisor import Supervisor
 from clock_cli.components import COMPONENTS
+from clock_cli.run import until_stopped
 
 PREFIX = "clock_cluster"
 REPLICAS = 2
@@ -65,10 +65,6 @@ def check(*, events: int, seed: int | None = None) -> int:
     return chaos(check_options(events=events, postgres_url=settings.postgres_url, seed=seed))
 
 
-class _Stop(Exception):
-    pass
-
-
 def serve() -> int:
     """Start the cluster afresh and keep it up until Ctrl-C or SIGTERM."""
     settings = ClusterSettings()
@@ -86,13 +82,7 @@ def serve() -> int:
         under_test=False,
     )
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise _Stop(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    code = 0
-    try:
+    def start_and_watch() -> int:
         # Afresh: the last run's databases would not match NATS's new streams.
         postgres.drop_databases(settings.postgres_url, [f"{PREFIX}_{c}" for c in COMPONENTS])
         supervisor.prepare()
@@ -120,16 +110,5 @@ def serve() -> int:
                 if all(not supervisor.is_running(n) for n in supervisor.gateway_instances):
                     return 1
             time.sleep(0.5)
-    except _Stop:
-        print("\nclock cluster: stopping")
-    except Exception as exc:
-        print(f"clock cluster: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        supervisor.stop_all()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    print("clock cluster: stopped")
-    return code
+
+    return until_stopped("clock cluster", start_and_watch, supervisor.stop_all)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -200,6 +200,33 @@ class _Stop(Exception):
     pass
 
 
+def until_stopped(name: str, body: Callable[[], int], stop: Callable[[], None]) -> int:
+    """`body` (start, then watch) until it returns, Ctrl-C or SIGTERM; then `stop`, with those
+    signals ignored meanwhile (a second Ctrl-C must not cut the stopping short)."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        code = body()
+    except _Stop:
+        print(f"\n{name}: stopping")
+    except Exception as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    print(f"{name}: stopped")
+    return code
+
+
 def run() -> int:
     settings = RunSettings()
     platform = Platform(settings)
@@ -209,13 +236,7 @@ def run() -> int:
             print(f"clock: {problem}", file=sys.stderr)
         return 2
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise _Stop(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    code = 0
-    try:
+    def start_and_watch() -> int:
         platform.prepare()
         print(f"clock: data in {platform.data_dir}, logs in {platform.log_dir}")
         platform.migrate()
@@ -236,17 +257,6 @@ def run() -> int:
         print(f"clock: gateway ready at http://{gateway.host}:{gateway.port}  (API docs: /docs)")
         print("clock: Ctrl-C stops everything")
         sys.stdout.flush()
-        code = platform.watch()
-    except _Stop:
-        print("\nclock: stopping")
-    except Exception as exc:
-        print(f"clock: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        platform.stop()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    print("clock: stopped")
-    return code
+        return platform.watch()
+
+    return until_stopped("clock", start_and_watch, platform.stop)

@@ -108,6 +108,7 @@ class Supervisor:
     def __post_init__(self) -> None:
         self.log_dir = self.root / "log"
         self._lock = threading.Lock()
+        self._observer: Databases | None = None
         self._expected_exit: set[str] = set()
 
     # -- setting up ---------------------------------------------------------------------------
@@ -174,7 +175,10 @@ class Supervisor:
             postgres.drop_databases(self.postgres_url, names)
 
     def databases(self) -> Databases:
-        return Databases(self.database_urls)
+        """The run's databases, read directly (one observer for the run)."""
+        if self._observer is None:
+            self._observer = Databases(self.database_urls)
+        return self._observer
 
     def _nats_nodes(self, count: int) -> list[NatsServer]:
         if count == 1:

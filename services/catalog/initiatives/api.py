@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BeforeValidator
 from sqlalchemy import select
 from starlette.convertors import Convertor, register_url_convertor
@@ -207,23 +207,31 @@ async def resolve_overlap(
 # -- calendar -------------------------------------------------------------------------------
 
 
-def _calendar_filters(
+async def calendar_filters(
     clock: ClockDep,
-    date_from: date | None,
-    date_to: date | None,
-    province: str | None,
-    kind: EventKind | None,
-    centre: str | None,
-    tags: dict[str, list[str]],
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    province: Province = None,
+    kind: EventKindQuery = None,
+    centre: CentreId = None,
+    ateco: AtecoQ = None,
+    s3: S3Q = None,
+    ket: KetQ = None,
+    erc: ErcQ = None,
+    ford: FordQ = None,
 ) -> service.Filters:
+    """The filters of the calendar and of its iCalendar feed (upcoming events by default)."""
     return service.Filters(
         centre=centre,
         kind=kind.value if kind else None,
         province=province,
         starts_from=date_from or service.today(clock()),
         starts_to=date_to,
-        tags=tags,
+        tags=tag_filters(ateco=ateco, s3=s3, ket=ket, erc=erc, ford=ford),
     )
+
+
+CalendarFilters = Annotated[service.Filters, Depends(calendar_filters)]
 
 
 def _calendar_cursor(record: service.Record) -> str:
@@ -246,24 +254,12 @@ def _after(cursor: str) -> tuple[str, str, str]:
 async def events_calendar(
     session: SessionDep,
     _: PrincipalDep,
-    clock: ClockDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    province: Province = None,
-    kind: EventKindQuery = None,
-    centre: CentreId = None,
-    ateco: AtecoQ = None,
-    s3: S3Q = None,
-    ket: KetQ = None,
-    erc: ErcQ = None,
-    ford: FordQ = None,
+    filters: CalendarFilters,
     limit: Limit = catalog.DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[InitiativeOut]:
     """The public calendar: upcoming training and dissemination events (not drafts, of active
     member centres) by date, filterable by province, tag, date and centre."""
-    tags = tag_filters(ateco=ateco, s3=s3, ket=ket, erc=erc, ford=ford)
-    filters = _calendar_filters(clock, date_from, date_to, province, kind, centre, tags)
     found = await service.public_events(session, filters=filters, limit=CALENDAR_MAX)
     if cursor:
         after = _after(cursor)
@@ -294,22 +290,10 @@ async def events_calendar_ics(
     request: Request,
     session: SessionDep,
     _: PrincipalDep,
-    clock: ClockDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    province: Province = None,
-    kind: EventKindQuery = None,
-    centre: CentreId = None,
-    ateco: AtecoQ = None,
-    s3: S3Q = None,
-    ket: KetQ = None,
-    erc: ErcQ = None,
-    ford: FordQ = None,
+    filters: CalendarFilters,
     lang: Annotated[Language, Query(description="Language of the text.")] = Language.IT,
 ) -> Response:
     """The same calendar as an iCalendar feed to subscribe to (up to 1000 events)."""
-    tags = tag_filters(ateco=ateco, s3=s3, ket=ket, erc=erc, ford=ford)
-    filters = _calendar_filters(clock, date_from, date_to, province, kind, centre, tags)
     found = await service.public_events(session, filters=filters, limit=CALENDAR_MAX)
     body = calendar.ics([r.initiative for r in found], base_url=_base_url(request), lang=lang.value)
     return Response(
