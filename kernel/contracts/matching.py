@@ -30,6 +30,9 @@ DemandStatus = Literal["open", "matched", "in_progress", "closed", "cancelled"]
 EngagementKind = Literal["service", "joint_research", "equipment_access"]
 Innovation = Literal["product", "process", "none"]
 Entity = Literal["lab", "competence", "equipment", "service"]
+InitiativeKind = Literal[
+    "research_project", "innovation_project", "joint_action", "training", "dissemination_event"
+]
 
 
 class _Part(BaseModel):
@@ -79,6 +82,17 @@ class ProposedMatch(_Part):
     score: float = Field(ge=0, le=1)
     cross_language: bool
     distance_km: float | None
+
+
+class ProposedInitiative(_Part):
+    """An open initiative of a member centre (training course or event to come, running
+    project) proposed with a demand's matches."""
+
+    rank: int = Field(ge=1)
+    initiative_id: str
+    centre_id: str = Field(description="The lead centre.")
+    kind: InitiativeKind
+    score: float = Field(ge=0, le=1)
 
 
 class ConsortiumMember(_Part):
@@ -160,7 +174,7 @@ class DemandUpdated(_DemandState):
 
 @event
 class MatchesProposed(EventData):
-    """A ranking of labs was proposed for a demand (recorded when it differs from the last)."""
+    """Labs, and open initiatives that fit, were proposed for a demand (when they changed)."""
 
     event_type = "clock.matching.demand.matches_proposed.v1"
     demand_id: str
@@ -171,6 +185,11 @@ class MatchesProposed(EventData):
     cross_language: bool = Field(description="At least one proposed match crossed languages.")
     index_generation: int
     proposed_at: datetime
+    initiatives: list[ProposedInitiative] = Field(
+        default_factory=list,
+        description="Open initiatives of the member centres proposed besides the labs (none in "
+        "events recorded before they were).",
+    )
 
 
 @event

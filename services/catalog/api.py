@@ -43,8 +43,11 @@ from services.catalog.schemas import (
     PairStatus,
     PossibleDuplicate,
     ResolutionIn,
+    SearchEntity,
     SearchItem,
+    SearchKind,
     SearchPage,
+    SearchStatus,
     ServiceIn,
     ServiceKind,
     ServiceOut,
@@ -633,8 +636,18 @@ async def search_catalogue(
     ] = None,
     province: Province = None,
     centre: CentreId = None,
-    entity: Entity | None = None,
-    kind: Annotated[ServiceKind | None, Query(description="Service offerings of a kind.")] = None,
+    entity: SearchEntity | None = None,
+    kind: Annotated[
+        SearchKind | None,
+        Query(
+            description="Service offerings and initiatives of a kind (`training` is both: add "
+            "`entity` to narrow)."
+        ),
+    ] = None,
+    status: Annotated[
+        SearchStatus | None,
+        Query(description="`published` (labs and entries) or an initiative's status."),
+    ] = None,
     ateco: AtecoQ = None,
     s3: S3Q = None,
     ket: KetQ = None,
@@ -646,7 +659,8 @@ async def search_catalogue(
     limit: Limit = service.DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> SearchPage:
-    """Published entries of active members, ranked by relevance, with facet counts.
+    """Published entries and initiatives (not drafts) of active members, ranked by relevance,
+    with facet counts.
 
     Accents, case and stop words are ignored; Italian and English words are stemmed. A query in
     either language finds the text in that language of entries described in both.
@@ -656,6 +670,7 @@ async def search_catalogue(
         centre=centre,
         entity=entity.value if entity else None,
         kind=kind.value if kind else None,
+        status=status.value if status else None,
         trl=trl,
         shareable=shareable,
         tags=tag_filters(ateco=ateco, s3=s3, ket=ket, erc=erc, ford=ford),

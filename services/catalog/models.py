@@ -166,16 +166,22 @@ class ServiceOffering(_Entry, Base):
 
 
 class SearchDocument(Base):
-    """One published lab or entry in the search index, with what filters and facets need."""
+    """One published lab or entry, or one initiative that is not a draft, in the search index,
+    with what filters and facets need."""
 
     __tablename__ = "search_documents"
 
     entry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))
-    lab_id: Mapped[str] = mapped_column(String(36))
+    lab_id: Mapped[str | None] = mapped_column(String(36))
+    """The entry's lab (a lab's own id); null for an initiative, which belongs to no lab."""
     centre_id: Mapped[str] = mapped_column(String(36))
+    """The owning centre (an initiative's lead centre)."""
     province: Mapped[str] = mapped_column(String(2))
+    """Empty when unknown (an initiative without a place whose lead centre has none)."""
     kind: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    """`published` for labs and entries (only those are indexed); an initiative's status."""
     shareable: Mapped[bool | None] = mapped_column(Boolean)
     trl_min: Mapped[int | None] = mapped_column(Integer)
     trl_max: Mapped[int | None] = mapped_column(Integer)

@@ -485,22 +485,67 @@ class ServiceWritten(ServiceOut):
 # -- search ---------------------------------------------------------------------------------
 
 
+class SearchEntity(StrEnum):
+    """What search finds: the catalogue's entities (`Entity`, which duplicates and exports
+    share) and the initiatives of the register."""
+
+    LAB = Entity.LAB.value
+    COMPETENCE = Entity.COMPETENCE.value
+    EQUIPMENT = Entity.EQUIPMENT.value
+    SERVICE = Entity.SERVICE.value
+    INITIATIVE = "initiative"
+
+
+class SearchKind(StrEnum):
+    """A service offering's kind or an initiative's (`initiatives.schemas.InitiativeKind`, not
+    imported: that module builds on this one). `training` is both."""
+
+    TESTING = ServiceKind.TESTING.value
+    CERTIFICATION = ServiceKind.CERTIFICATION.value
+    PROTOTYPING = ServiceKind.PROTOTYPING.value
+    CONSULTING = ServiceKind.CONSULTING.value
+    TRAINING = ServiceKind.TRAINING.value
+    TECHNOLOGY_SCOUTING = ServiceKind.TECHNOLOGY_SCOUTING.value
+    IP_SUPPORT = ServiceKind.IP_SUPPORT.value
+    FUNDING_SUPPORT = ServiceKind.FUNDING_SUPPORT.value
+    RESEARCH_PROJECT = "research_project"
+    INNOVATION_PROJECT = "innovation_project"
+    JOINT_ACTION = "joint_action"
+    DISSEMINATION_EVENT = "dissemination_event"
+
+
+class SearchStatus(StrEnum):
+    """Statuses in the index: labs and entries are there only when published, initiatives
+    unless they are drafts."""
+
+    PUBLISHED = EntryStatus.PUBLISHED.value
+    PLANNED = "planned"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
 class SearchItem(Out):
-    entity: Entity
-    id: str
-    lab_id: str
-    centre_id: str
-    province: str
+    entity: SearchEntity
+    id: str = Field(description="The id at its own path: `/labs/{id}`, ..., `/initiatives/{id}`.")
+    lab_id: str | None = Field(description="The lab (a lab's own id); null for an initiative.")
+    centre_id: str = Field(description="The owning centre; an initiative's lead centre.")
+    province: str = Field(
+        description="ISTAT code; an initiative's: its event's, else its lead centre's ('' if "
+        "unknown)."
+    )
+    kind: SearchKind | None = Field(description="A service offering's or an initiative's kind.")
+    status: SearchStatus
     title: str
     score: float = Field(description="BM25 relevance (0 without a query).")
     snippet: str
 
 
 class SearchPage(Page[SearchItem]):
-    total: int = Field(description="Matching entries on every page.")
+    total: int = Field(description="Matching documents on every page.")
     facets: dict[str, dict[str, int]] = Field(
-        description="Counts of the matching entries by entity, province, centre, kind, tag "
-        "(ateco, s3, ket, erc, ford), trl (levels covered) and shareable."
+        description="Counts of the matching documents by entity, province, centre, kind (of "
+        "service offerings and initiatives), status, tag (ateco, s3, ket, erc, ford), trl "
+        "(levels covered) and shareable."
     )
 
 

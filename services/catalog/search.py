@@ -1,4 +1,5 @@
-"""Full-text search over the published catalogue, the same on SQLite and PostgreSQL.
+"""Full-text search over the published catalogue and the initiatives register, the same on
+SQLite and PostgreSQL.
 
 The service keeps its own inverted index instead of using a database's full-text engine (FTS5
 and tsvector differ in tokenising, stemming and ranking, and SQLite's has no Italian stemmer):
@@ -13,21 +14,26 @@ and tsvector differ in tokenising, stemming and ranking, and SQLite's has no Ita
   digits (models, codes) are kept as they are. Text whose language is unknown (keywords,
   manufacturer, model, category, accreditations) gets all three.
 - **Index.** `search_documents` holds one row per published lab, competence, equipment and
-  service offering (filters, facets, title, snippet text); `search_postings` its terms, each
-  with a weight: the sum over its occurrences of the field's weight (`FIELD_WEIGHTS`: title 3,
-  keywords 2, manufacturer/model 2, description 1, ...); `search_tags` its taxonomy codes with
-  their ancestors, so that `ateco=C` finds an entry tagged `26.51`. The service rewrites a
-  document in the same transaction as the change that affects it; drafts, withdrawn and deleted
-  entries are not in the index.
+  service offering, and per initiative that is not a draft (`initiatives/documents.py`: no lab,
+  its lead centre as centre, its kind and status), with what filters, facets, titles and
+  snippets need; `search_postings` its terms, each with a weight: the sum over its occurrences
+  of the field's weight (`FIELD_WEIGHTS`: title 3, keywords 2, manufacturer/model 2,
+  description 1, ...); `search_tags` its taxonomy codes with their ancestors, so that `ateco=C`
+  finds an entry tagged `26.51`. The service rewrites a document in the same transaction as
+  the change that affects it; drafts, withdrawn and deleted entries and draft initiatives are
+  not in the index.
 - **Query.** The query is analysed like text of unknown language, word by word: a word matches
   a document through any of its terms, so an Italian query finds the Italian text of an entry
   and an English query its English text (no translation). Documents are ranked by BM25
   (k1 = 1.2, b = 0.75; idf over the whole index, a word's best term counts), multiplied by
   the share of query words matched, so documents matching every word come first. Documents
-  match when at least one word does. Only published entries of centres that are active members
-  (the `members` projection) are searched, so a suspension hides them at once.
+  match when at least one word does. Only documents of centres that are active members (the
+  `members` projection; an initiative's lead centre) are searched, so a suspension hides them at
+  once.
 - **Facets** count the matching documents (every page, after the filters) by entity, province,
-  centre, service kind, tag (the codes as tagged), TRL level covered and shareability.
+  centre, kind (a service offering's or an initiative's: `training` is both), status
+  (`published` for labs and entries, an initiative's own), tag (the codes as tagged), TRL level
+  covered and shareability.
 - **Pages** are ordered by score, then id; the cursor carries the last (score, id).
 """
 
@@ -57,7 +63,7 @@ K1 = 1.2
 B = 0.75
 SNIPPET_LENGTH = 200
 LANGUAGES = ("it", "en")
-ENTITIES = ("lab", "competence", "equipment", "service")
+ENTITIES = ("lab", "competence", "equipment", "service", "initiative")
 
 FIELD_WEIGHTS = {
     "title": 3.0,
@@ -201,11 +207,11 @@ def query_groups(q: str | None) -> list[frozenset[str]]:
 
 @dataclass
 class Document:
-    """What the index keeps of a lab or an entry."""
+    """What the index keeps of a lab, an entry or an initiative."""
 
     entry_id: str
     entity: str
-    lab_id: str
+    lab_id: str | None
     centre_id: str
     province: str
     title: LanguageMap
@@ -214,6 +220,8 @@ class Document:
     tags: Mapping[str, Sequence[str]]
     signature: dict[str, Any] = field(default_factory=dict)
     kind: str | None = None
+    status: str = "published"
+    """Labs and entries are indexed only when published; an initiative gives its own."""
     shareable: bool | None = None
     trl_min: int | None = None
     trl_max: int | None = None
@@ -247,6 +255,7 @@ async def index(session: AsyncSession, documents: Sequence[Document]) -> None:
                 "centre_id": doc.centre_id,
                 "province": doc.province,
                 "kind": doc.kind,
+                "status": doc.status,
                 "shareable": doc.shareable,
                 "trl_min": doc.trl_min,
                 "trl_max": doc.trl_max,
@@ -280,6 +289,7 @@ class Filters:
     centre: str | None = None
     entity: str | None = None
     kind: str | None = None
+    status: str | None = None
     trl: int | None = None
     shareable: bool | None = None
     tags: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -289,9 +299,11 @@ class Filters:
 class Hit:
     entity: str
     id: str
-    lab_id: str
+    lab_id: str | None
     centre_id: str
     province: str
+    kind: str | None
+    status: str
     title: str
     score: float
     snippet: str
@@ -324,6 +336,8 @@ def _filtered(filters: Filters) -> Any:
         statement = statement.where(doc.entity == filters.entity)
     if filters.kind:
         statement = statement.where(doc.kind == filters.kind)
+    if filters.status:
+        statement = statement.where(doc.status == filters.status)
     if filters.shareable is not None:
         statement = statement.where(doc.shareable == filters.shareable)
     if filters.trl is not None:
@@ -452,14 +466,25 @@ def snippet(text: str, groups: list[frozenset[str]], length: int = SNIPPET_LENGT
 def facets_of(documents: Iterable[SearchDocument]) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter[str]] = {
         name: Counter()
-        for name in ("entity", "province", "centre", "kind", *TAG_DIMENSIONS, "trl", "shareable")
+        for name in (
+            "entity",
+            "province",
+            "centre",
+            "kind",
+            "status",
+            *TAG_DIMENSIONS,
+            "trl",
+            "shareable",
+        )
     }
     for doc in documents:
         counts["entity"][doc.entity] += 1
-        counts["province"][doc.province] += 1
+        if doc.province:
+            counts["province"][doc.province] += 1
         counts["centre"][doc.centre_id] += 1
         if doc.kind:
             counts["kind"][doc.kind] += 1
+        counts["status"][doc.status] += 1
         for dimension in TAG_DIMENSIONS:
             counts[dimension].update(set((doc.tags or {}).get(dimension, ())))
         if doc.trl_min is not None and doc.trl_max is not None:
@@ -528,6 +553,8 @@ async def search(
             lab_id=doc.lab_id,
             centre_id=doc.centre_id,
             province=doc.province,
+            kind=doc.kind,
+            status=doc.status,
             title=pick(doc.title, lang),
             score=scores[doc.entry_id],
             snippet=snippet(pick(doc.text, lang), groups),

@@ -12,6 +12,10 @@ NAVIGO and CPTM, Industry 4.0 courses at ASEV and LUCENSE), so that the duplicat
 something to show. Every tag is a real code of the catalogue's taxonomies (validated by the
 same schemas as the API).
 
+The demo initiatives (`data/demo-initiatives.json`: projects, a joint action, courses and
+events of the same centres, dated from the day of loading so that the calendar has upcoming
+events; two projects overlap on purpose) are loaded with them, past events held and closed.
+
 The labs are published at once, with the system as actor. The catalogue shows entries of
 active members only, so they become visible when the membership events (the signatories
 seeded as active members) arrive.
@@ -36,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.errors import Conflict
 from services.catalog import entries, service
+from services.catalog.initiatives import service as initiatives
+from services.catalog.initiatives.schemas import InitiativeIn
 from services.catalog.models import DemoData, Lab
 from services.catalog.schemas import CompetenceIn, EquipmentIn, LabIn, ServiceIn
 from services.catalog.taxonomies import DATA
@@ -71,6 +77,17 @@ def demo_labs() -> list[dict[str, Any]]:
 
 
 LABS = demo_labs()
+
+
+def demo_initiatives() -> list[dict[str, Any]]:
+    """The demo initiatives (`data/demo-initiatives.json`): centre key, partner centres (key,
+    confirmed), dates as days from the day of loading, the other fields as the API takes them."""
+    data = json.loads((DATA / "demo-initiatives.json").read_text(encoding="utf-8"))
+    found: list[dict[str, Any]] = data["initiatives"]
+    return found
+
+
+INITIATIVES = demo_initiatives()
 
 SCHEMAS: Mapping[str, type[CompetenceIn] | type[EquipmentIn] | type[ServiceIn]] = {
     "competence": CompetenceIn,
@@ -112,7 +129,37 @@ async def load(session: AsyncSession, *, now: datetime) -> int:
         await service.transition_lab(
             session, lab=lab, action="publication", actor=entries.SYSTEM, now=moment
         )
+    await load_initiatives(session, now=now + timedelta(milliseconds=len(LABS)))
     return len(LABS)
+
+
+async def load_initiatives(session: AsyncSession, *, now: datetime) -> None:
+    """The demo initiatives, dated from today, with the rules of the API (`_check`) but not its
+    permissions: the centres are not members yet when the demo data is loaded."""
+    today = initiatives.today(now)
+    for index, spec in enumerate(INITIATIVES):
+        moment = now + timedelta(milliseconds=index)
+        fields = {
+            k: v
+            for k, v in spec.items()
+            if k not in ("key", "centre", "partners", "start_in_days", "end_in_days")
+        }
+        fields["start_date"] = today + timedelta(days=spec["start_in_days"])
+        if "end_in_days" in spec:
+            fields["end_date"] = today + timedelta(days=spec["end_in_days"])
+        values = initiatives.column_values(dict(InitiativeIn(**fields)))
+        initiatives.check(values, today=today)
+        await initiatives.add_initiative(
+            session,
+            centre_id=CENTRES[spec["centre"]],
+            values=values,
+            partners={
+                CENTRES[p["centre"]]: moment if p["confirmed"] else None for p in spec["partners"]
+            },
+            actor=entries.SYSTEM,
+            now=moment,
+            initiative_id=demo_id("initiative", spec["key"]),
+        )
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> int:

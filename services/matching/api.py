@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
 from kernel.openapi import problems
-from services.matching import access, ateco, engagements, service
+from services.matching import access, ateco, engagements, initiatives, service
 from services.matching.consortia import Proposal
 from services.matching.matcher import Ranker, RequestRanker
 from services.matching.models import AccessRequest, Demand, Engagement, Firm, Introduction
@@ -39,6 +39,7 @@ from services.matching.schemas import (
     FirmIn,
     FirmOut,
     Fit,
+    InitiativeMatchOut,
     IntroductionIn,
     IntroductionOut,
     IntroductionStatus,
@@ -120,9 +121,20 @@ def demand_out(demand: Demand) -> DemandOut:
     )
 
 
+def explanation_out(match: Match) -> ExplanationOut:
+    explanation = match.explanation
+    return ExplanationOut(
+        terms=explanation.terms,
+        tags=explanation.tags,
+        trl_fit=explanation.trl_fit,
+        distance_km=explanation.distance_km,
+        cross_language=explanation.cross_language,
+        text=explanation.text,
+    )
+
+
 def match_out(match: Match, index: MemoryIndex, language: str | None) -> MatchOut:
     lab = index.get(match.entry.lab_id)
-    explanation = match.explanation
     return MatchOut(
         lab_id=match.entry.lab_id,
         centre_id=match.entry.centre_id,
@@ -133,14 +145,27 @@ def match_out(match: Match, index: MemoryIndex, language: str | None) -> MatchOu
             id=match.entry.id,
             title=match.entry.display_title(language),
         ),
-        explanation=ExplanationOut(
-            terms=explanation.terms,
-            tags=explanation.tags,
-            trl_fit=explanation.trl_fit,
-            distance_km=explanation.distance_km,
-            cross_language=explanation.cross_language,
-            text=explanation.text,
-        ),
+        explanation=explanation_out(match),
+        evidence=match.components,
+    )
+
+
+def initiative_match_out(match: Match, language: str | None) -> InitiativeMatchOut:
+    facts = initiatives.facts(match)
+    return InitiativeMatchOut(
+        initiative_id=match.entry.id,
+        centre_id=match.entry.centre_id,
+        kind=facts.kind,
+        title=match.entry.display_title(language),
+        status=facts.status,
+        start_date=facts.start_date,
+        end_date=facts.end_date,
+        province=match.entry.province,
+        municipality=facts.municipality,
+        funding_programme=facts.funding_programme,
+        partner_centre_ids=list(facts.partner_centres),
+        score=round(match.score, 4),
+        explanation=explanation_out(match),
         evidence=match.components,
     )
 
@@ -348,13 +373,17 @@ async def demand_matches(
     limit: MatchLimit = 10,
 ) -> MatchPage:
     """The labs that fit the demand best, each with the entry that fits, a score in [0, 1]
-    and an explanation."""
-    demand, matches, index = await service.demand_matches(
+    and an explanation; and the open initiatives of the member centres that fit it (training
+    courses and events to come, running projects), explained the same way."""
+    demand, matches, index, offered = await service.demand_matches(
         session, demand_id=demand_id, principal=principal, ranker=ranker, limit=limit, now=clock()
     )
     await session.commit()
     language = detect_language(demand.title + " " + demand.description)
-    return MatchPage(items=[match_out(m, index, language) for m in matches])
+    return MatchPage(
+        items=[match_out(m, index, language) for m in matches],
+        initiatives=[initiative_match_out(m, language) for m in offered],
+    )
 
 
 @router.get("/demands/{demand_id}/consortia", tags=["matches"], responses=problems(403, 404, 409))

@@ -13,6 +13,9 @@ it compares the generation in the database with its own (at most every
 `index_check_interval` seconds) and loads only the rows changed since; a different `epoch`
 (the index was rebuilt) reloads everything. So any number of replicas stay correct, and an entry
 is matchable as soon as its event is applied.
+
+The catalogue's initiative events feed a table of their own (`initiatives.py`): initiatives are
+proposed beside the labs, not ranked with them.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from uuid6 import uuid7
 from kernel.contracts import catalog, membership
 from kernel.contracts.matching import LabTags
 from kernel.events import CloudEvent, now_utc
+from services.matching import initiatives
 from services.matching.documents import entry_document
 from services.matching.embedding import Embedder, default_embedder, from_bytes, to_bytes
 from services.matching.geo import locate
-from services.matching.models import CatalogEntry, Centre, IndexState
+from services.matching.models import CatalogEntry, CatalogInitiative, Centre, IndexState
 from services.matching.ranking import Entry, MemoryIndex, tag_set
 
 log = logging.getLogger(__name__)
@@ -78,8 +82,10 @@ async def current_state(session: AsyncSession) -> tuple[str, int] | None:
 
 
 async def reset(session: AsyncSession) -> None:
-    """Empty the index and start a new epoch (before a replay); flush, no commit."""
+    """Empty the index (and the initiatives) and start a new epoch (before a replay); flush,
+    no commit."""
     await session.execute(delete(CatalogEntry))
+    await session.execute(delete(CatalogInitiative))
     await session.execute(delete(Centre))
     generation = await bump_generation(session)
     await session.execute(
@@ -215,7 +221,8 @@ def _published(event_type: str) -> bool:
 
 
 def handlers(embedder: Embedder | None = None) -> dict[str, Any]:
-    """Handlers by catalogue event type (the embedder is loaded on first use)."""
+    """Handlers by catalogue event type, the initiatives' too (the embedder is loaded on
+    first use)."""
 
     def model() -> Embedder:
         return embedder or default_embedder()
@@ -346,7 +353,7 @@ def handlers(embedder: Embedder | None = None) -> dict[str, Any]:
             version=event.aggregateversion,
         )
 
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = dict(initiatives.handlers(embedder))
     groups: list[tuple[Any, tuple[type[Any], ...]]] = [
         (on_lab, (catalog.LabPublished, catalog.LabUpdated, catalog.LabWithdrawn)),
         (

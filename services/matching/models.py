@@ -1,7 +1,8 @@
 """SQLAlchemy models of the matching service.
 
 Two parts: the *index*, a projection of the catalogue and of the centres' membership kept from
-their events (`catalog_entries`, `centres`, `index_state`), and matching's own aggregates
+their events (`catalog_entries`, `catalog_initiatives`, `centres`, `index_state`), and
+matching's own aggregates
 (firms, demands, introductions, engagements, access requests). Aggregate rows carry a `version`
 that starts at 1 and is incremented on each change; SQLAlchemy checks it on UPDATE, so two
 concurrent writers of one row cannot both succeed. It is the events' `aggregateversion`.
@@ -105,6 +106,41 @@ class CatalogEntry(Base):
         Index("ix_catalog_entries_lab", "lab_id"),
         Index("ix_catalog_entries_centre", "centre_id"),
     )
+
+
+class CatalogInitiative(Base):
+    """An initiative of the catalogue's register (project, joint action, training or
+    dissemination event), as matching proposes it to demands; drafts never arrive.
+
+    Whether it is open (proposable) depends on the day, so it is decided when ranking
+    (`initiatives.is_open`), not stored; so is its lead centre's membership (`centres`)."""
+
+    __tablename__ = "catalog_initiatives"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    centre_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    title: Mapped[dict[str, Any]] = mapped_column(JSON)
+    description: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    partner_centres: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """`[{"centre_id", "status"}]`, status `proposed` or `confirmed`."""
+    funding_programme: Mapped[str | None] = mapped_column(String(30))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    registration_open: Mapped[bool | None] = mapped_column(Boolean)
+    province: Mapped[str | None] = mapped_column(String(2))
+    municipality: Mapped[str | None] = mapped_column(String(100))
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str] = mapped_column(String(50))
+    catalog_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_catalog_initiatives_centre", "centre_id"),)
 
 
 # -- matching's own aggregates --------------------------------------------------------------

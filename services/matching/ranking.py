@@ -1,8 +1,9 @@
 """Ranking labs for a demand: lexical, semantic and structured evidence, fused and explained.
 
 Pure: no database, no I/O. `MemoryIndex` holds the visible catalogue entries of one process
-(vectors in a float32 matrix, terms in append-only postings); `features` scores the entries
-for a query on five kinds of evidence, each in [0, 1]:
+(vectors in a float32 matrix, terms in append-only postings), or the open initiatives of the
+register (`initiatives.py`: an entry per initiative, its own "lab"); `features` scores the
+entries for a query on five kinds of evidence, each in [0, 1]:
 
 - `semantic`: cosine of the multilingual sentence embeddings (negative clipped to 0);
 - `lexical`: BM25 (k1 1.2, b 0.75) of the demand's terms, divided by the best BM25 of the query;
@@ -25,6 +26,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -83,8 +85,24 @@ LEXICAL_ONLY = Weights(0, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
+class InitiativeFacts:
+    """What an initiative's explanation says besides the fit: what it is, when and where."""
+
+    kind: str
+    """research_project, innovation_project, joint_action, training, dissemination_event."""
+    status: str
+    start_date: date | None
+    end_date: date | None
+    municipality: str | None
+    funding_programme: str | None = None
+    partner_centres: tuple[str, ...] = ()
+    """The member centres besides the lead that confirmed their participation."""
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One matchable catalogue entry (a lab, competence, equipment or service)."""
+    """One matchable catalogue entry (a lab, competence, equipment or service), or an
+    initiative of the register (entity `initiative`, its own lab)."""
 
     id: str
     entity: str
@@ -103,6 +121,8 @@ class Entry:
     forms: Mapping[str, str] = field(default_factory=dict)
     """A readable word for each term."""
     shareable: bool | None = None
+    initiative: InitiativeFacts | None = None
+    """Set for an initiative only."""
 
     @property
     def length(self) -> int:
@@ -584,7 +604,16 @@ ENTITY_NAMES = {
     "competence": "Its competence",
     "equipment": "Its equipment",
     "service": "Its service",
+    "initiative": "The initiative",
 }
+EVENT_NAMES = {"training": "The training course", "dissemination_event": "The event"}
+"""Initiatives that take place on a date (and in a place)."""
+PROJECT_NAMES = {
+    "research_project": "research project",
+    "innovation_project": "innovation project",
+    "joint_action": "joint action",
+}
+"""Initiatives that run over a period."""
 
 
 def shared_terms(index: MemoryIndex, query: Query, entry: Entry, limit: int = 8) -> list[str]:
@@ -616,6 +645,43 @@ def explain(
     )
 
 
+def entry_name(entry: Entry) -> str:
+    """How the explanation names the entry: by its entity, or an initiative by its kind."""
+    facts = entry.initiative
+    if facts is None:
+        return ENTITY_NAMES.get(entry.entity, "Its entry")
+    if facts.kind in EVENT_NAMES:
+        return EVENT_NAMES[facts.kind]
+    running = "running " if facts.status == "running" else ""
+    return f"The {running}{PROJECT_NAMES.get(facts.kind, 'initiative')}"
+
+
+def how_far(distance: float) -> str:
+    return f"{distance:.0f} km from the firm" if distance >= 1 else "next to the firm"
+
+
+def initiative_when(
+    query: Query, entry: Entry, facts: InitiativeFacts, distance: float | None
+) -> str | None:
+    """An event's date and place (and distance from the firm), a project's end."""
+    if facts.kind not in EVENT_NAMES:
+        return f"It runs until {facts.end_date}." if facts.end_date else None
+    if facts.start_date is None:
+        return None
+    several_days = facts.end_date is not None and facts.end_date != facts.start_date
+    when = (
+        f"from {facts.start_date} to {facts.end_date}" if several_days else f"on {facts.start_date}"
+    )
+    where = f" in {facts.municipality}" if facts.municipality else ""
+    preferred = (
+        " (a preferred province)"
+        if entry.province and entry.province in query.preferred_provinces
+        else ""
+    )
+    near = f", {how_far(distance)}" if distance is not None else ""
+    return f"It takes place {when}{where}{preferred}{near}."
+
+
 def explanation_text(
     query: Query,
     entry: Entry,
@@ -628,7 +694,7 @@ def explanation_text(
 ) -> str:
     title = entry.display_title(query.language)
     verb = "fits" if float(components.get("score", 1.0)) >= WEAK_SCORE else "may fit"
-    parts = [f"{ENTITY_NAMES.get(entry.entity, 'Its entry')} “{title}” {verb} the demand"]
+    parts = [f"{entry_name(entry)} “{title}” {verb} the demand"]
     reasons = []
     semantic = float(components.get("semantic", 0.0))
     if semantic >= 0.5:
@@ -648,19 +714,23 @@ def explanation_text(
             f"Its TRL range {entry.trl_min}-{entry.trl_max} {covered} the path from TRL "
             f"{query.trl_current} to {query.trl_target}."
         )
-    if distance is not None:
+    if entry.initiative is not None:
+        when = initiative_when(query, entry, entry.initiative, distance)
+        if when:
+            sentences.append(when)
+    elif distance is not None:
         where = f" in {entry.province}" if entry.province else ""
         preferred = (
             " (a preferred province)"
             if entry.province and entry.province in query.preferred_provinces
             else ""
         )
-        how_far = f"{distance:.0f} km from the firm" if distance >= 1 else "next to the firm"
-        sentences.append(f"The lab is {how_far}{where}{preferred}.")
+        sentences.append(f"The lab is {how_far(distance)}{where}{preferred}.")
     if cross and query.language:
         described = " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in sorted(entry.languages))
+        noun = "initiative" if entry.initiative is not None else "entry"
         sentences.append(
             f"Found across languages: the demand is in {LANGUAGE_NAMES.get(query.language)}, "
-            f"the entry is described in {described}."
+            f"the {noun} is described in {described}."
         )
     return " ".join(sentences)

@@ -1,12 +1,12 @@
 """`clock matching reindex`: rebuild the catalogue index by replaying the streams.
 
-`reindex(settings)` empties the index (entries and centres) and starts a new epoch, replays the
-whole CLOCK_CATALOG stream through the same handlers as the live consumer (so every entry is
-analysed and embedded again), then the CLOCK_MEMBERSHIP stream (which hides the entries of
-suspended, withdrawn or expired members). Each replay first takes the live consumer's lease
-(`kernel.replay.replay_stream`), so replicas pause consuming that stream meanwhile; every
-replica's in-memory index sees the new epoch and reloads. Rankings after a reindex are the same
-as before it, for the same events.
+`reindex(settings)` empties the index (entries, initiatives and centres) and starts a new
+epoch, replays the whole CLOCK_CATALOG stream through the same handlers as the live consumer (so
+every entry and initiative is analysed and embedded again), then the CLOCK_MEMBERSHIP stream
+(which hides the entries of suspended, withdrawn or expired members). Each replay first takes the
+live consumer's lease (`kernel.replay.replay_stream`), so replicas pause consuming that stream
+meanwhile; every replica's in-memory index sees the new epoch and reloads. Rankings after a
+reindex are the same as before it, for the same events.
 """
 
 from __future__ import annotations

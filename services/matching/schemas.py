@@ -269,9 +269,38 @@ class MatchOut(Out):
     evidence: dict[str, float] = Field(description="Each kind of evidence, in [0, 1].")
 
 
+class InitiativeMatchOut(Out):
+    """An open initiative of a member centre that fits the demand: a training course or a
+    dissemination event still to come whose registration is not closed, or a running project
+    or joint action."""
+
+    initiative_id: str
+    centre_id: str = Field(description="The lead centre.")
+    kind: Literal[
+        "research_project", "innovation_project", "joint_action", "training", "dissemination_event"
+    ]
+    title: str
+    status: Literal["planned", "running"]
+    start_date: date | None
+    end_date: date | None
+    province: str | None = Field(description="Events: where it takes place.")
+    municipality: str | None
+    funding_programme: str | None
+    partner_centre_ids: list[str] = Field(
+        description="Member centres besides the lead that confirmed their participation."
+    )
+    score: float = Field(ge=0, le=1)
+    explanation: ExplanationOut
+    evidence: dict[str, float] = Field(description="Each kind of evidence, in [0, 1].")
+
+
 class MatchPage(BaseModel):
     items: list[MatchOut]
     next_cursor: str | None = None
+    initiatives: list[InitiativeMatchOut] = Field(
+        default_factory=list,
+        description="Open initiatives that fit the demand (at most three), besides the labs.",
+    )
 
 
 class MemberOut(Out):

@@ -28,7 +28,7 @@ from kernel.contracts import matching as contracts
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kernel.outbox import record_event
 from kernel.principal import Principal, Role
-from services.matching import ateco, consortia, ranking
+from services.matching import ateco, consortia, initiatives, ranking
 from services.matching.documents import demand_text, make_query
 from services.matching.geo import locate
 from services.matching.matcher import RequestRanker
@@ -561,9 +561,9 @@ async def demand_matches(
     ranker: RequestRanker,
     limit: int,
     now: datetime,
-) -> tuple[Demand, list[Match], MemoryIndex]:
-    """The best labs for the demand; records `matches_proposed` when the ranking changed, and
-    moves an open demand to matched."""
+) -> tuple[Demand, list[Match], MemoryIndex, list[Match]]:
+    """The best labs for the demand, and the open initiatives that fit it; records
+    `matches_proposed` when the proposal changed, and moves an open demand to matched."""
     demand, firm = await get_demand(session, demand_id=demand_id, principal=principal)
     return (
         demand,
@@ -581,13 +581,17 @@ async def propose_matches(
     ranker: RequestRanker,
     limit: int,
     now: datetime,
-) -> tuple[list[Match], MemoryIndex]:
+) -> tuple[list[Match], MemoryIndex, list[Match]]:
+    """The labs (best `limit`) and the open initiatives that fit the demand."""
     text = demand_text(demand.title, demand.description, [n["text"] for n in demand.needs])
     vector = (await ranker.embed([text]))[0]
     index = ranker.index
     query = demand_query(demand, firm, text, vector, all_tags(demand.needs))
     ranked = ranking.rank(index, query, limit=max(limit, PROPOSAL_SIZE))
     matches = ranked[:limit]
+    offered = await initiatives.propose(
+        session, query=query, dimension=index.dimension, today=today(now)
+    )
     proposal = [
         contracts.ProposedMatch(
             rank=position,
@@ -601,7 +605,21 @@ async def propose_matches(
         )
         for position, m in enumerate(ranked[:PROPOSAL_SIZE], start=1)
     ]
-    digest = _digest([(p.lab_id, p.entry_id, p.score) for p in proposal])
+    proposed_initiatives = [
+        contracts.ProposedInitiative(
+            rank=position,
+            initiative_id=m.entry.id,
+            centre_id=m.entry.centre_id,
+            kind=initiatives.facts(m).kind,
+            score=round(m.score, 4),
+        )
+        for position, m in enumerate(offered, start=1)
+    ]
+    # Without initiatives, the digest is the labs' alone, as before initiatives were proposed.
+    digest = _digest(
+        [(p.lab_id, p.entry_id, p.score) for p in proposal]
+        + [(i.initiative_id, i.score) for i in proposed_initiatives]
+    )
     if proposal and digest != demand.matches_digest and demand.status in ACTIVE_DEMAND:
         demand.matches_digest = digest
         demand.version += 1
@@ -617,6 +635,7 @@ async def propose_matches(
                 cross_language=any(p.cross_language for p in proposal),
                 index_generation=ranker.generation,
                 proposed_at=now,
+                initiatives=proposed_initiatives,
             ),
             subject=demand.id,
             aggregate_version=demand.version,
@@ -631,7 +650,7 @@ async def propose_matches(
                 reason="labs were proposed",
                 now=now,
             )
-    return matches, index
+    return matches, index, offered
 
 
 # -- consortia ------------------------------------------------------------------------------

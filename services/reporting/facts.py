@@ -3,11 +3,12 @@ with the dimension keys it counts under.
 
 Most events give their facts alone; a few need a little state kept from earlier events of the
 same stream (which catalogue entries are published and how they were tagged, each member's
-status, when a demand was submitted and whether it was matched, ...). That state lives in a
-key-value mapping: `state_keys` names the keys an event reads and writes, so the projection
-loads just those rows; unit tests pass a plain dict. Every event reads only the state of its
-own stream, so a stream can be rebuilt alone, and the facts do not depend on the order in
-which the streams are consumed: a matching event carries the tags of its labs itself.
+status, when a demand was submitted and whether it was matched, what an initiative counted,
+...). That state lives in a key-value mapping: `state_keys` names the keys an event reads and
+writes, so the projection loads just those rows; unit tests pass a plain dict. Every event
+reads only the state of its own stream, so a stream can be rebuilt alone, and the facts do not
+depend on the order in which the streams are consumed: a matching event carries the tags of
+its labs itself.
 
 Unknown types and events that miss a field give no facts.
 """
@@ -16,15 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kernel.italy import ateco_section
+from services.reporting.kpis import TWO_PLACES
 
 Dims = Mapping[str, Sequence[str]]
 State = MutableMapping[str, Any]
-"""JSON-serialisable values by key (`entry:lab:<id>`, `member:<org>`, `demand:<id>`, ...)."""
+"""JSON-serialisable values by key (`entry:lab:<id>`, `member:<org>`, `demand:<id>`,
+`initiative:<id>`, ...)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def state_keys(event: LoggedEvent) -> list[str]:
             return [f"demand:{data['demand_id']}"]
         if service == "matching" and aggregate == "engagement":
             return [f"engagement:{data['engagement_id']}"]
+        if service == "catalog" and aggregate == "initiative":
+            return [f"initiative:{data['initiative_id']}"]
     except (KeyError, TypeError):
         pass
     return []
@@ -308,6 +313,155 @@ def _access_facts(event: LoggedEvent, action: str) -> list[Fact]:
     return []
 
 
+ACTIVE = ("planned", "running")
+"""Statuses of an initiative in `initiatives_active`."""
+
+Counted = list[Any]
+"""What an initiative contributes at one instant, as kept in its state: `[kpi, dims, value]`
+items (JSON: the value is a decimal string)."""
+
+
+def _minutes(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def training_hours(data: Mapping[str, Any]) -> Decimal:
+    """Hours of a training course: every day from its start date to its end date (the start
+    date alone when it has none), end time minus start time; 0 without both times (or when
+    the end is not after the start)."""
+    start, begins, ends = data.get("start_date"), data.get("start_time"), data.get("end_time")
+    if not (start and begins and ends):
+        return Decimal(0)
+    first = date.fromisoformat(start)
+    days = (date.fromisoformat(data.get("end_date") or start) - first).days + 1
+    minutes = _minutes(ends) - _minutes(begins)
+    if days < 1 or minutes <= 0:
+        return Decimal(0)
+    return (Decimal(days * minutes) / 60).quantize(TWO_PLACES)
+
+
+def _initiative_dims(data: Mapping[str, Any], confirmed: Sequence[str]) -> dict[str, list[str]]:
+    """An initiative counts under its lead centre and the partner centres that confirmed; its
+    province is the event's place (projects have none)."""
+    tags = _tags(data)
+    return {
+        "centre": _union([data["centre_id"]], confirmed),
+        "province": [data["province"]] if data.get("province") else [],
+        "kind": [data["kind"]],
+        "programme": [data["funding_programme"]] if data.get("funding_programme") else [],
+        "sector": tags["sector"],
+        "s3": tags["s3"],
+        "ket": tags["ket"],
+    }
+
+
+def _registered(data: Mapping[str, Any], dims: Dims) -> Counted:
+    counted: Counted = [["initiatives_registered", dims, "1"]]
+    if data.get("joint"):
+        counted.append(["joint_actions_registered", dims, "1"])
+    for kpi, field in (
+        ("initiative_public_funding_eur", "public_funding_eur"),
+        ("initiative_budget_eur", "budget_eur"),
+    ):
+        if _d(data.get(field) or 0):
+            counted.append([kpi, dims, str(_d(data[field]))])
+    return counted
+
+
+def _held(data: Mapping[str, Any], dims: Dims, attending: int) -> Counted:
+    if data["kind"] == "training":
+        return [
+            ["training_hours", dims, str(training_hours(data))],
+            ["training_participants", dims, str(attending)],
+        ]
+    if data["kind"] == "dissemination_event":
+        return [
+            ["dissemination_events_held", dims, "1"],
+            ["dissemination_attendance", dims, str(attending)],
+        ]
+    return []
+
+
+def _restated(before: Counted, after: Counted, at: datetime) -> list[Fact]:
+    """The facts that turn what was counted at `at` into what is now: what changed is taken
+    back and counted anew (a new amount adjusts by the difference), the rest is left alone."""
+    taken_back = [Fact(k, at, d, -Decimal(v)) for k, d, v in before if [k, d, v] not in after]
+    added = [Fact(k, at, d, Decimal(v)) for k, d, v in after if [k, d, v] not in before]
+    return [fact for fact in (*taken_back, *added) if fact.value]
+
+
+def _initiative_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
+    """Every initiative event carries the whole state: its figures are recomputed from it and
+    only the differences with what it counted before are new facts, so an event seen twice,
+    or one that changes nothing counted, adds nothing. What counts at registration (the first
+    event) and at the first `event_held` stays at that instant; the stock of active
+    initiatives moves when the event happens."""
+    data, at = event.data, event.time
+    lead = str(data["centre_id"])
+    key = f"initiative:{data['initiative_id']}"
+    before = dict(state.get(key) or {"registered_at": at.isoformat(), "registered": []})
+    confirmed = [str(p["centre_id"]) for p in data["partner_centres"] if p["status"] == "confirmed"]
+    dims = _initiative_dims(data, confirmed)
+    after = before | {"registered": _registered(data, dims), "confirmed": confirmed}
+    registered_at = datetime.fromisoformat(before["registered_at"])
+    facts = _restated(before["registered"], after["registered"], registered_at)
+
+    after["active"] = dims if data["status"] in ACTIVE else None
+    if before.get("active") != after["active"]:
+        if before.get("active") is not None:
+            facts.append(Fact("initiatives_active", at, before["active"], Decimal(-1)))
+        if after["active"] is not None:
+            facts.append(Fact("initiatives_active", at, after["active"]))
+
+    if action == "event_held" and "held_at" not in before:
+        after |= {"held_at": at.isoformat(), "held": []}
+    if "held_at" in after:
+        attending = data["attending"] if action == "event_held" else data["attending_participants"]
+        after["held"] = _held(data, dims, int(attending or 0))
+        held_at = datetime.fromisoformat(after["held_at"])
+        facts += _restated(before.get("held", []), after["held"], held_at)
+
+    joined = [c for c in confirmed if c not in before.get("confirmed", [])]
+    for partner in joined:
+        facts.append(Fact("partnerships_confirmed", at, dims | {"centre": [lead, partner]}))
+    if joined:
+        facts += _connected(_union([lead], confirmed), dims, at)
+    state[key] = after
+    return facts
+
+
+def _connected(centres: Sequence[str], dims: Dims, at: datetime) -> list[Fact]:
+    """Each centre of a confirmed partnership is an item of `centres_in_joint_actions`, under
+    the other centres: per centre, the distinct centres it is connected with."""
+    return [
+        Fact(
+            "centres_in_joint_actions",
+            at,
+            {**dims, "centre": [c for c in centres if c != centre]},
+            key=centre,
+        )
+        for centre in centres
+    ]
+
+
+def _overlap_facts(event: LoggedEvent, action: str) -> list[Fact]:
+    data, at = event.data, event.time
+    a, b = data["a"], data["b"]
+    dims = {
+        "centre": _union([a["centre_id"]], [b["centre_id"]]),
+        "kind": _union([a["kind"]], [b["kind"]]),
+    }
+    if action == "found":
+        return [Fact("initiative_overlaps_found", at, dims)]
+    if action != "resolved":
+        return []
+    facts = [Fact("initiative_overlaps_resolved", at, dims)]
+    if data["resolution"] == "to_coordinate":
+        facts.append(Fact("initiative_overlaps_to_coordinate", at, dims))
+    return facts
+
+
 def _facts(event: LoggedEvent, state: State) -> list[Fact]:
     service, aggregate, action = _parts(event.type)
     data, at = event.data, event.time
@@ -321,6 +475,10 @@ def _facts(event: LoggedEvent, state: State) -> list[Fact]:
             }
             kpi = "duplicates_found" if action == "found" else "duplicates_resolved"
             return [Fact(kpi, at, dims)]
+        if aggregate == "initiative":
+            return _initiative_facts(event, state, action)
+        if aggregate == "initiative_overlap":
+            return _overlap_facts(event, action)
         return []
     if service == "membership":
         if aggregate in ("member", "organisation"):

@@ -14,7 +14,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 Aggregation = Literal["count", "sum", "stock", "distinct", "median", "mean", "ratio"]
-DIMENSIONS: tuple[str, ...] = ("centre", "province", "sector", "size_class", "s3", "ket", "kind")
+DIMENSIONS: tuple[str, ...] = (
+    "centre",
+    "province",
+    "sector",
+    "size_class",
+    "s3",
+    "ket",
+    "kind",
+    "programme",
+)
+"""`kind` is the kind of the service offering, engagement, duplicate entry or initiative;
+`programme` the funding programme of an initiative."""
 
 TWO_PLACES = Decimal("0.01")
 
@@ -276,6 +287,129 @@ CATALOGUE: tuple[Kpi, ...] = (
         "mean",
         "Mean satisfaction (1-5) of the engagements closed during the period.",
     ),
+    # Initiatives. A joint action counts once in the total and once for each member centre:
+    # the lead and each partner centre that confirmed (a proposed partner has not agreed yet).
+    # Figures of the initiatives registered stay in the period of registration, restated with
+    # the latest state; those of an event held stay where its attendance was first recorded.
+    _k(
+        "initiatives_registered",
+        "Initiatives registered",
+        "count",
+        "count",
+        "Initiatives (research and innovation projects, joint actions, training and "
+        "dissemination events) registered during the period (drafts do not count), with their "
+        "latest state: a later change of kind, programme, partners or tags moves them between "
+        "keys there, never counts them twice. Per centre: the lead and each partner centre that "
+        "confirmed; by=programme: the funding programme.",
+    ),
+    _k(
+        "initiatives_active",
+        "Active initiatives",
+        "count",
+        "stock",
+        "Initiatives planned or running (registered and not closed) at the end of the period "
+        "(per centre: the lead and the partner centres that confirmed).",
+    ),
+    _k(
+        "joint_actions_registered",
+        "Joint actions registered",
+        "count",
+        "count",
+        "Initiatives with two or more member centres (the lead and at least one partner "
+        "centre, proposed or confirmed) registered during the period (per centre: the lead and "
+        "each partner centre that confirmed).",
+    ),
+    _k(
+        "partnerships_confirmed",
+        "Partnerships confirmed",
+        "count",
+        "count",
+        "Confirmations by partner centres of their participation in an initiative during the "
+        "period (per centre: the partner and the lead).",
+    ),
+    _k(
+        "centres_in_joint_actions",
+        "Centres connected by joint actions",
+        "count",
+        "distinct",
+        "Distinct member centres connected by a partnership confirmed during the period (at "
+        "each confirmation: the lead and every confirmed partner of the initiative); per "
+        "centre: the other centres it is connected with.",
+    ),
+    _k(
+        "initiative_public_funding_eur",
+        "Public funding of initiatives",
+        "EUR",
+        "sum",
+        "Public funding in EUR of the initiatives registered during the period, as last "
+        "stated: a corrected amount adjusts that period by the difference. Per centre: the "
+        "whole amount under the lead and each confirmed partner.",
+    ),
+    _k(
+        "initiative_budget_eur",
+        "Budget of initiatives",
+        "EUR",
+        "sum",
+        "Total budget in EUR of the initiatives registered during the period, as last stated "
+        "(as the public funding).",
+    ),
+    _k(
+        "training_hours",
+        "Training hours",
+        "hours",
+        "sum",
+        "Hours of the training courses whose attendance was first recorded during the period: "
+        "every day from the start date to the end date (or the start date alone), end time "
+        "minus start time; a course without both times counts 0 hours.",
+    ),
+    _k(
+        "training_participants",
+        "Training participants",
+        "count",
+        "sum",
+        "Participants who attended the training courses whose attendance was first recorded "
+        "during the period (a corrected attendance replaces the earlier figure).",
+    ),
+    _k(
+        "dissemination_events_held",
+        "Dissemination events held",
+        "count",
+        "count",
+        "Dissemination events whose attendance was first recorded during the period.",
+    ),
+    _k(
+        "dissemination_attendance",
+        "Dissemination attendance",
+        "count",
+        "sum",
+        "Participants who attended the dissemination events whose attendance was first "
+        "recorded during the period (a corrected attendance replaces the earlier figure).",
+    ),
+    _k(
+        "initiative_overlaps_found",
+        "Initiative overlaps found",
+        "count",
+        "count",
+        "Pairs of initiatives of different centres with a similar topic and tags in "
+        "overlapping time found during the period (per centre: either side; by=kind: the kind "
+        "of either).",
+    ),
+    _k(
+        "initiative_overlaps_resolved",
+        "Initiative overlaps resolved",
+        "count",
+        "count",
+        "Overlapping pairs resolved by the committee (distinct or to coordinate) during the "
+        "period.",
+    ),
+    _k(
+        "initiative_overlaps_to_coordinate",
+        "Initiative overlaps to coordinate",
+        "count",
+        "count",
+        "Overlapping pairs the committee resolved as to coordinate during the period (the "
+        "others of initiative_overlaps_resolved were found distinct).",
+    ),
 )
 
 
@@ -296,6 +430,13 @@ _MEMBER_EVENTS = _types(
     "member.reinstated",
     "member.expired",
     "member.withdrawn",
+)
+_INITIATIVE_EVENTS = _types(
+    "catalog",
+    *(
+        f"initiative.{action}"
+        for action in ("created", "updated", "closed", "participation_confirmed", "event_held")
+    ),
 )
 _ENGAGEMENT_EVENTS = _types(
     "matching", "engagement.opened", "engagement.joined", "engagement.closed"
@@ -336,6 +477,20 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "enterprises_cooperating_with_research": _types("matching", "engagement.opened"),
     "smes_innovating": _types("matching", "engagement.closed"),
     "average_satisfaction": _types("matching", "engagement.closed"),
+    "initiatives_registered": _INITIATIVE_EVENTS,
+    "initiatives_active": _INITIATIVE_EVENTS,
+    "joint_actions_registered": _INITIATIVE_EVENTS,
+    "partnerships_confirmed": _INITIATIVE_EVENTS,
+    "centres_in_joint_actions": _INITIATIVE_EVENTS,
+    "initiative_public_funding_eur": _INITIATIVE_EVENTS,
+    "initiative_budget_eur": _INITIATIVE_EVENTS,
+    "training_hours": _INITIATIVE_EVENTS,
+    "training_participants": _INITIATIVE_EVENTS,
+    "dissemination_events_held": _INITIATIVE_EVENTS,
+    "dissemination_attendance": _INITIATIVE_EVENTS,
+    "initiative_overlaps_found": _types("catalog", "initiative_overlap.found"),
+    "initiative_overlaps_resolved": _types("catalog", "initiative_overlap.resolved"),
+    "initiative_overlaps_to_coordinate": _types("catalog", "initiative_overlap.resolved"),
 }
 CATALOGUE = tuple(replace(k, events=SOURCES[k.kpi]) for k in CATALOGUE)
 BY_NAME: dict[str, Kpi] = {k.kpi: k for k in CATALOGUE}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -316,21 +316,36 @@ async def reset_stream(session: AsyncSession, source: str) -> None:
         await session.execute(delete(table).where(table.kpi.in_(kpis)))
 
 
-def backfill(connection: Connection, *, batch: int = 5000, counts: bool = True) -> int:
-    """Rebuild every aggregate from the log, in the order the events were received (used by
+def backfill(
+    connection: Connection,
+    *,
+    batch: int = 5000,
+    counts: bool = True,
+    kpis: Collection[str] | None = None,
+) -> int:
+    """Rebuild the aggregates from the log, in the order the events were received (used by
     the migration that introduced the aggregates, before `kpi_counts` existed: `counts=False`;
-    synchronous). Returns the events read."""
-    for table in (KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey, FoldState):
-        connection.execute(delete(table))
+    synchronous). Returns the events read.
+
+    With `kpis`, only those KPIs are rebuilt, from the events they count alone, with their
+    state afresh: for KPIs added later whose events keep a state of their own (the
+    migration that introduced the initiatives' KPIs); the other KPIs are left as they are."""
+    tables: list[Any] = [KpiDaily, KpiMonthly, KpiItem, KpiValue, KpiKey]
     if counts:
-        connection.execute(delete(KpiCount))
+        tables.append(KpiCount)
+    for table in tables:
+        statement = delete(table)
+        connection.execute(statement if kpis is None else statement.where(table.kpi.in_(kpis)))
+    if kpis is None:
+        connection.execute(delete(FoldState))
+    types = sorted({t for name in kpis or () for t in BY_NAME[name].events})
     state: dict[str, Any] = {}
     streams: dict[str, str] = {}
     additions = Additions()
     count = 0
     last = 0
     while True:
-        rows = connection.execute(
+        query = (
             select(
                 StoredEvent.seq,
                 StoredEvent.id,
@@ -342,6 +357,9 @@ def backfill(connection: Connection, *, batch: int = 5000, counts: bool = True) 
             .where(StoredEvent.seq > last)
             .order_by(StoredEvent.seq)
             .limit(batch)
+        )
+        rows = connection.execute(
+            query if kpis is None else query.where(StoredEvent.type.in_(types))
         ).all()
         if not rows:
             break
@@ -349,7 +367,8 @@ def backfill(connection: Connection, *, batch: int = 5000, counts: bool = True) 
             event = LoggedEvent(id_, type_, time, data)
             for key in state_keys(event):
                 streams[key] = stream.removeprefix("CLOCK_").lower()
-            additions.add(facts_of_event(event, state))
+            facts = facts_of_event(event, state)
+            additions.add(facts if kpis is None else [f for f in facts if f.kpi in kpis])
             last = seq
         count += len(rows)
     dialect = connection.dialect.name

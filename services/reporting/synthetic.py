@@ -189,6 +189,104 @@ def duplicate(pair_id: str, when: datetime, *, resolved: bool = False) -> CloudE
     return build(c.DuplicateFound(**fields), pair_id, when)
 
 
+def initiative(
+    initiative_id: str,
+    centre: str,
+    when: datetime,
+    *,
+    action: str = "created",
+    version: int = 1,
+    kind: str = "research_project",
+    status: str = "running",
+    partners: dict[str, str] | None = None,
+    programme: str | None = "horizon_europe",
+    budget: str | None = None,
+    funding: str | None = None,
+    start: date = date(2026, 1, 1),
+    end: date | None = None,
+    times: tuple[str, str] | None = None,
+    province: str | None = None,
+    registered: int | None = None,
+    attending: int | None = None,
+    s3: list[str] | None = None,
+    confirmed_by: str | None = None,
+) -> CloudEvent[Any]:
+    """An initiative event (`action`: created, updated, closed, participation_confirmed,
+    event_held) with the whole state; `partners` maps partner centres to their status."""
+    partner_centres = [
+        c.InitiativePartner(
+            centre_id=partner,
+            status="confirmed" if state == "confirmed" else "proposed",
+            confirmed_at=when if state == "confirmed" else None,
+        )
+        for partner, state in (partners or {}).items()
+    ]
+    fields: dict[str, Any] = dict(
+        initiative_id=initiative_id,
+        centre_id=centre,
+        kind=kind,
+        joint=bool(partner_centres),
+        title=text(f"Initiative {initiative_id}"),
+        description=text("An initiative"),
+        partner_centres=partner_centres,
+        partner_organisations=[],
+        funding_programme=programme,
+        funding_call=None,
+        budget_eur=budget,
+        public_funding_eur=funding,
+        start_date=start,
+        end_date=end,
+        start_time=times[0] if times else None,
+        end_time=times[1] if times else None,
+        venue="Aula magna" if province else None,
+        province=province,
+        municipality="Firenze" if province else None,
+        registration_open=False if province else None,
+        registered_participants=registered,
+        attending_participants=attending,
+        tags=tags(s3 or ["s3-a"]),
+        status=status,
+        actor=SYSTEM_C,
+    )
+    if action == "updated":
+        event: EventData = c.InitiativeUpdated(**fields, changed=["title"])
+    elif action == "closed":
+        event = c.InitiativeClosed(**fields)
+    elif action == "participation_confirmed":
+        event = c.InitiativeParticipationConfirmed(**fields, partner_centre_id=confirmed_by)
+    elif action == "event_held":
+        event = c.InitiativeEventHeld(**fields, registered=registered, attending=attending)
+    else:
+        event = c.InitiativeCreated(**fields)
+    return build(event, initiative_id, when, version)
+
+
+def initiative_overlap(
+    overlap_id: str,
+    when: datetime,
+    *,
+    a: tuple[str, str, str] = ("i1", CENTRE_A, "research_project"),
+    b: tuple[str, str, str] = ("i2", CENTRE_B, "innovation_project"),
+    resolution: str | None = None,
+) -> CloudEvent[Any]:
+    """An overlap found between two initiatives (`a`, `b`: id, centre, kind), or resolved."""
+    fields: dict[str, Any] = dict(
+        overlap_id=overlap_id,
+        a=c.InitiativeRef(initiative_id=a[0], centre_id=a[1], kind=a[2]),
+        b=c.InitiativeRef(initiative_id=b[0], centre_id=b[1], kind=b[2]),
+        similarity=0.81,
+        reason="similar topic and tags",
+    )
+    if resolution is None:
+        return build(c.InitiativeOverlapFound(**fields), overlap_id, when)
+    return build(
+        c.InitiativeOverlapResolved(**fields, resolution=resolution, actor=SYSTEM_C),
+        overlap_id,
+        when,
+        2,
+    )
+
+
 # -- membership -------------------------------------------------------------------------------
 
 

@@ -29,6 +29,8 @@ class RunningPlatform:
     ports: dict[str, int]
     output: list[str]
     region_key: str | None
+    settings: Mapping[str, str]
+    """The test's own `CLOCK_*` settings (e.g. PostgreSQL databases), for commands run beside."""
 
 
 def fresh_ports() -> dict[str, int]:
@@ -43,10 +45,10 @@ def start_platform(
     env: Mapping[str, str] | None = None,
 ) -> RunningPlatform:
     """`clock run` in a subprocess; `env` adds `CLOCK_*` settings of the test's own."""
-    env = {**platform_env(data_dir, ports), **(env or {})}
+    settings = dict(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "clock_cli.main", "run"],
-        env=env,
+        env={**platform_env(data_dir, ports), **settings},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -69,7 +71,7 @@ def start_platform(
         raise AssertionError("clock run did not get ready:\n" + "".join(output))
     text = "".join(output)
     key = re.search(r"^\s+(clk_\S+)$", text, re.MULTILINE)
-    return RunningPlatform(process, gateway, ports, output, key.group(1) if key else None)
+    return RunningPlatform(process, gateway, ports, output, key.group(1) if key else None, settings)
 
 
 def stop_platform(platform: RunningPlatform) -> int:
@@ -97,7 +99,7 @@ def create_api_key(platform: RunningPlatform, data_dir: Path, role: str, org: st
     """`clock apikey create`, as an operator would run it next to the platform."""
     result = subprocess.run(
         [sys.executable, "-m", "clock_cli.main", "apikey", "create", "--role", role, "--org", org],
-        env=platform_env(data_dir, platform.ports),
+        env={**platform_env(data_dir, platform.ports), **platform.settings},
         capture_output=True,
         text=True,
         timeout=60,
@@ -114,6 +116,31 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} within {timeout}s")
         time.sleep(0.05)
+
+
+def wait_for_kpis(
+    region: httpx.Client, month: str, wanted: Mapping[str, object], *, timeout: float = 20
+) -> None:
+    """Until the month's totals of the `wanted` KPIs are the values given (the events behind
+    them reach reporting after the responses that caused them)."""
+    found: dict[str, object] = {}
+
+    def counted() -> bool:
+        response = region.get(
+            "/api/v1/reporting/kpis",
+            params={"from": month, "to": month, "period": "month", "kpi": ",".join(wanted)},
+        )
+        assert response.status_code == 200, response.text
+        found.clear()
+        found.update(
+            {i["kpi"]: i["value"] for i in response.json()["items"] if i["dimension"] is None}
+        )
+        return found == wanted
+
+    try:
+        wait_until(counted, timeout=timeout, message="the KPIs")
+    except AssertionError:
+        raise AssertionError(f"KPIs {found} != {dict(wanted)}") from None
 
 
 def gateway_client(platform: RunningPlatform, key: str | None = None) -> httpx.Client:

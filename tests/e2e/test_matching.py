@@ -19,6 +19,7 @@ from tests.e2e.platform import (
     gateway_client,
     start_platform,
     stop_platform,
+    wait_for_kpis,
     wait_for_types,
     wait_until,
 )
@@ -227,24 +228,7 @@ def test_reporting_counts_the_activity_and_issues_a_report(
         "engagements_closed": 1,
         "engagement_value_eur": "4800.00",
     }
-    found: dict[str, Any] = {}
-
-    def counted() -> bool:
-        response = region.get(
-            "/api/v1/reporting/kpis",
-            params={"from": month, "to": month, "period": "month", "kpi": ",".join(wanted)},
-        )
-        assert response.status_code == 200, response.text
-        found.clear()
-        found.update(
-            {i["kpi"]: i["value"] for i in response.json()["items"] if i["dimension"] is None}
-        )
-        return found == wanted
-
-    try:
-        wait_until(counted, timeout=15, message="the KPIs of the journey")
-    except AssertionError:
-        raise AssertionError(f"KPIs {found} != {wanted}") from None
+    wait_for_kpis(region, month, wanted, timeout=15)
 
     report = region.post(
         "/api/v1/reporting/reports", json={"period": quarter, "provisional": True}

@@ -30,7 +30,7 @@ from kernel.outbox import record_event
 from kernel.principal import Principal, Role
 from services.catalog import taxonomies
 from services.catalog.entries import Actor, language_map, tags_of
-from services.catalog.initiatives import overlaps
+from services.catalog.initiatives import documents, overlaps
 from services.catalog.initiatives.models import (
     Initiative,
     InitiativeOverlap,
@@ -133,7 +133,7 @@ def _invalid(errors: list[dict[str, str]]) -> InvalidInput:
     return InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
 
 
-def _check(state: dict[str, Any], *, today: date) -> None:
+def check(state: dict[str, Any], *, today: date) -> None:
     """The rules across fields, on the state after the change (which it normalises: the
     event's place in ISTAT spelling, registration open by default)."""
     errors: list[dict[str, str]] = []
@@ -522,39 +522,75 @@ async def create_initiative(
     if values["status"] == "closed":
         message = "a new initiative is draft, planned or running (close it later)"
         raise _invalid([_error("status", message, "status")])
-    _check(values, today=today(now))
+    check(values, today=today(now))
     partner_ids = await _partner_centres(
         session, centre_id, data.get("partner_centres") or [], kind=values["kind"], known=set()
     )
+    return await add_initiative(
+        session,
+        centre_id=centre_id,
+        values=values,
+        partners={c: None for c in partner_ids},
+        actor=Actor.of(principal),
+        now=now,
+    )
+
+
+async def add_initiative(
+    session: AsyncSession,
+    *,
+    centre_id: str,
+    values: Mapping[str, Any],
+    partners: Mapping[str, datetime | None],
+    actor: Actor,
+    now: datetime,
+    initiative_id: str | None = None,
+) -> Record:
+    """Write an initiative whose values were checked, with its partner centres (confirmed at,
+    or None: proposed), its events, overlaps and search document. The demo data comes in here
+    too, with already confirmed partners and past events held and closed."""
     row = Initiative(
-        id=str(uuid7()),
+        id=initiative_id or str(uuid7()),
         centre_id=centre_id,
         signature={},
         created_at=now,
         updated_at=now,
-        closed_at=None,
+        closed_at=now if values["status"] == "closed" else None,
         version=1,
         **values,
     )
     row.signature = overlaps.signature(row.title, row.description, row.tags)
     session.add(row)
     await _flush(session)
-    partners = [
+    rows = [
         InitiativePartner(
-            initiative_id=row.id, centre_id=c, position=i, status="proposed", confirmed_at=None
+            initiative_id=row.id,
+            centre_id=c,
+            position=i,
+            status="proposed" if confirmed_at is None else "confirmed",
+            confirmed_at=confirmed_at,
         )
-        for i, c in enumerate(partner_ids)
+        for i, (c, confirmed_at) in enumerate(partners.items())
     ]
-    session.add_all(partners)
+    session.add_all(rows)
     await _flush(session)
-    record = Record(row, partners)
+    record = Record(row, rows)
     if row.status != "draft":
-        actor = Actor.of(principal)
         events: list[EventData] = [contracts.InitiativeCreated(**state(record, actor))]
+        events.extend(
+            contracts.InitiativeParticipationConfirmed(
+                **state(record, actor), partner_centre_id=p.centre_id
+            )
+            for p in rows
+            if p.status == "confirmed"
+        )
         if row.attending_participants is not None:
             events.append(_held(record, actor))
+        if row.status == "closed":
+            events.append(contracts.InitiativeClosed(**state(record, actor)))
         await _record_events(session, record, events)
     await _overlaps(session, record, now)
+    await documents.reindex(session, row)
     return record
 
 
@@ -608,7 +644,7 @@ async def update_initiative(
                 current_status=row.status,
                 allowed=allowed,
             )
-    _check(merged, today=today(now))
+    check(merged, today=today(now))
     current = [p.centre_id for p in record.partners]
     wanted = (
         await _partner_centres(
@@ -659,6 +695,7 @@ async def update_initiative(
             events.append(contracts.InitiativeClosed(**state(record, actor)))
         await _record_events(session, record, events)
     await _overlaps(session, record, now)
+    await documents.reindex(session, row)
     return record
 
 
@@ -733,6 +770,7 @@ async def confirm_participation(
                 )
             ],
         )
+    await documents.reindex(session, row)
     return record
 
 

@@ -1,5 +1,6 @@
-"""Demo labs of the founding centres: loaded once, even by replicas starting together; shown
-once the membership events say their centres are active; near-duplicates listed."""
+"""Demo labs and initiatives of the founding centres: loaded once, even by replicas starting
+together; shown once the membership events say their centres are active; near-duplicates and
+overlapping initiatives listed."""
 
 from __future__ import annotations
 
@@ -53,6 +54,40 @@ async def test_demo_labs_load_once_and_show_with_their_members(catalog: Catalog)
     assert english["items"][0]["id"] == seed.demo_id("competence", "geothermal-direct-uses")
     assert english["items"][0]["centre_id"] == COSVIG
     assert set((await svc.search())["facets"]["province"]) == {"SI", "LU", "LI", "FI"}
+
+    # The initiatives: dated from the day of loading, past events held and closed, the two
+    # composite recycling projects flagged for the committee.
+    listed = await svc.client.get("/initiatives", params={"limit": 100}, headers=ANONYMOUS)
+    initiatives = {i["id"]: i for i in listed.json()["items"]}
+    assert set(initiatives) == {seed.demo_id("initiative", i["key"]) for i in seed.INITIATIVES}
+    industry40 = initiatives[seed.demo_id("initiative", "asev-industry40-course")]
+    assert industry40["start_date"] == "2026-03-14" and industry40["joint"] is True
+    assert industry40["partner_centres"][0]["status"] == "confirmed"
+    glp = initiatives[seed.demo_id("initiative", "tls-glp-course")]
+    assert glp["status"] == "closed" and glp["attending_participants"] == 24
+    calendar = await svc.client.get(
+        "/initiatives/calendar", params={"from": "2026-03-02"}, headers=ANONYMOUS
+    )
+    assert [e["id"] for e in calendar.json()["items"]] == [
+        seed.demo_id("initiative", "asev-industry40-course"),
+        seed.demo_id("initiative", "lucense-paper-open-day"),
+    ]
+    overlaps = (await svc.client.get("/initiatives/overlaps", headers=REGION)).json()["items"]
+    assert [{o["a"]["id"], o["b"]["id"]} for o in overlaps] == [
+        {
+            seed.demo_id("initiative", "navigo-recyclable-hulls"),
+            seed.demo_id("initiative", "cptm-composite-recycling"),
+        }
+    ]
+    found = await svc.search(q="manutenzione predittiva", entity="initiative")
+    assert [i["id"] for i in found["items"]] == [industry40["id"]]
+    for subject, kind in (
+        (glp["id"], "initiative.event_held"),
+        (glp["id"], "initiative.closed"),
+        (industry40["id"], "initiative.participation_confirmed"),
+        (overlaps[0]["id"], "initiative_overlap.found"),
+    ):
+        await svc.wait_for_events(kind, subject=subject)
 
     pairs = (await svc.client.get("/duplicates", headers=REGION)).json()["items"]
     by_reason = {pair["reason"].split(" (")[0] for pair in pairs}

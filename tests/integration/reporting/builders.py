@@ -3,6 +3,7 @@ scenario of two months of activity whose KPIs the tests know."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from services.reporting.synthetic import (
@@ -23,6 +24,8 @@ from services.reporting.synthetic import (
     engagement,
     equipment,
     firm,
+    initiative,
+    initiative_overlap,
     introduction,
     lab,
     lab_tags,
@@ -52,6 +55,8 @@ __all__ = [
     "engagement",
     "equipment",
     "firm",
+    "initiative",
+    "initiative_overlap",
     "introduction",
     "lab",
     "lab_tags",
@@ -121,4 +126,149 @@ def scenario() -> list[Any]:
             satisfaction=2,
         ),
         access_approved("r1", at(2026, 2, 12), 6.5),
+    ]
+
+
+# -- a quarter of initiatives --------------------------------------------------------------
+
+CENTRE_C = "00000000-0000-0000-0000-00000000000c"
+
+
+def initiatives_scenario() -> list[Any]:
+    """2026-Q3: A and B register a joint training course (ESF+) and a Horizon Europe project,
+    B confirms both, the project's public funding is corrected; C registers a PNRR project that
+    overlaps A's (resolved as to coordinate) and an open lab day whose attendance is corrected;
+    the course is held and closed in September, the open lab day closed in October."""
+    C = CENTRE_C
+    course: dict[str, Any] = dict(
+        kind="training",
+        programme="esf_tuscany",
+        budget="20000.00",
+        funding="15000.00",
+        start=date(2026, 9, 15),
+        end=date(2026, 9, 17),
+        times=("09:00", "13:00"),
+        province="PI",
+        s3=["s3-b"],
+    )
+    project: dict[str, Any] = dict(budget="1000000.00", funding="800000.00")
+    lab_day: dict[str, Any] = dict(
+        kind="dissemination_event", programme="self_funded", start=date(2026, 9, 5), province="LU"
+    )
+    proposed, confirmed = {B: "proposed"}, {B: "confirmed"}
+    return [
+        initiative("j1", A, at(2026, 7, 1), status="planned", partners=proposed, **course),
+        initiative("h1", A, at(2026, 7, 2), partners=proposed, **project),
+        initiative(
+            "j1",
+            A,
+            at(2026, 7, 10),
+            action="participation_confirmed",
+            version=2,
+            status="planned",
+            partners=confirmed,
+            confirmed_by=B,
+            **course,
+        ),
+        initiative(
+            "h1",
+            A,
+            at(2026, 7, 11),
+            action="participation_confirmed",
+            version=2,
+            partners=confirmed,
+            confirmed_by=B,
+            **project,
+        ),
+        initiative(
+            "h1",
+            A,
+            at(2026, 8, 5),
+            action="updated",
+            version=3,
+            partners=confirmed,
+            **(project | {"funding": "850000.00"}),
+        ),
+        initiative(
+            "i3",
+            C,
+            at(2026, 8, 10),
+            kind="innovation_project",
+            programme="pnrr",
+            budget="400000.00",
+            funding="300000.00",
+        ),
+        initiative_overlap(
+            "o1",
+            at(2026, 8, 10),
+            a=("h1", A, "research_project"),
+            b=("i3", C, "innovation_project"),
+        ),
+        initiative("d1", C, at(2026, 8, 20), status="planned", **lab_day),
+        initiative(
+            "d1",
+            C,
+            at(2026, 9, 6),
+            action="event_held",
+            version=2,
+            status="planned",
+            registered=100,
+            attending=80,
+            **lab_day,
+        ),
+        initiative(
+            "d1",
+            C,
+            at(2026, 9, 8),
+            action="event_held",
+            version=3,
+            status="planned",
+            registered=100,
+            attending=85,
+            **lab_day,
+        ),
+        initiative(
+            "j1", A, at(2026, 9, 15), action="updated", version=3, partners=confirmed, **course
+        ),
+        initiative(
+            "j1",
+            A,
+            at(2026, 9, 18),
+            action="event_held",
+            version=4,
+            partners=confirmed,
+            registered=30,
+            attending=25,
+            **course,
+        ),
+        initiative(
+            "j1",
+            A,
+            at(2026, 9, 20),
+            action="closed",
+            version=5,
+            status="closed",
+            partners=confirmed,
+            registered=30,
+            attending=25,
+            **course,
+        ),
+        initiative_overlap(
+            "o1",
+            at(2026, 9, 25),
+            a=("h1", A, "research_project"),
+            b=("i3", C, "innovation_project"),
+            resolution="to_coordinate",
+        ),
+        initiative(
+            "d1",
+            C,
+            at(2026, 10, 1),
+            action="closed",
+            version=4,
+            status="closed",
+            registered=100,
+            attending=85,
+            **lab_day,
+        ),
     ]
