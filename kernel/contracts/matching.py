@@ -11,7 +11,13 @@ Aggregates and subjects (the version is the row's, incremented on every change):
   matches_proposed and consortia_proposed (a new ranking was shown for the demand),
 - `introduction` (subject: introduction id),
 - `engagement` (subject: engagement id),
-- `access_request` (subject: access request id).
+- `access_request` (subject: access request id),
+- `challenge` (subject: challenge id): published, closed (without award), awarded, and
+  team_invited (the publisher invited a proposed team);
+- `expression` (subject: expression id): submitted (the first time; updates are not events).
+
+A challenge is backed by a demand of its publisher (`challenge_id` on the demand's events), so
+that its invitations are introductions and its award opens engagements like any demand's.
 
 Money is a decimal string in EUR.
 """
@@ -29,6 +35,9 @@ SizeClass = Literal["micro", "small", "medium", "large"]
 DemandStatus = Literal["open", "matched", "in_progress", "closed", "cancelled"]
 EngagementKind = Literal["service", "joint_research", "equipment_access"]
 Innovation = Literal["product", "process", "none"]
+ChallengeStatus = Literal["draft", "open", "evaluating", "awarded", "closed"]
+ChallengeVisibility = Literal["public", "members", "invited"]
+RespondentKind = Literal["firm", "centre"]
 Entity = Literal["lab", "competence", "equipment", "service"]
 InitiativeKind = Literal[
     "research_project", "innovation_project", "joint_action", "training", "dissemination_event"
@@ -151,6 +160,12 @@ class _DemandState(EventData):
         description="The centre that submitted it for the firm."
     )
     submitted_at: datetime
+    challenge_id: str | None = Field(
+        default=None,
+        description="The challenge this demand backs (a large firm's challenge is published as "
+        "a demand of its own, so that its invitations and award reuse introductions and "
+        "engagements); null for a firm's own demand.",
+    )
 
 
 @event
@@ -231,13 +246,18 @@ class IntroductionRequested(_Introduction):
 
 @event
 class IntroductionAccepted(_Introduction):
-    """The lab's centre accepted; an engagement is open."""
+    """The lab's centre accepted; an engagement is open (for an invitation to a challenge's
+    team: once the challenge is awarded to it)."""
 
     event_type = "clock.matching.introduction.accepted.v1"
     answered_at: datetime
     answered_by: Actor
     reason: str | None
-    engagement_id: str
+    engagement_id: str | None = Field(
+        default=None,
+        description="The engagement opened or joined; null when the introduction is an "
+        "invitation to a challenge's team (the challenge's award opens the engagements).",
+    )
     hours_to_answer: float
 
 
@@ -268,6 +288,14 @@ class _Engagement(EventData):
     introduction_ids: list[str]
     opened_at: datetime
     lab_tags: LabTags = Field(default_factory=LabTags)
+    challenge_id: str | None = Field(
+        default=None, description="The challenge whose award opened it, if any."
+    )
+    supplier_firm: FirmProfile | None = Field(
+        default=None,
+        description="A firm of an awarded challenge team: the engagement is between the "
+        "publisher and this firm (no lab: `lab_ids` and `centre_ids` are empty).",
+    )
 
 
 @event
@@ -353,3 +381,98 @@ class AccessCancelled(_Access):
     cancelled_at: datetime
     cancelled_by: Actor
     reason: str | None
+
+
+# -- challenges -----------------------------------------------------------------------------
+
+
+class ChallengeTeamMember(_Part):
+    """A member of a team answering a challenge: a firm, or a lab of a member centre."""
+
+    kind: Literal["firm", "lab"]
+    firm: FirmProfile | None = Field(default=None, description="kind firm: its profile.")
+    lab_id: str | None = Field(default=None, description="kind lab.")
+    centre_id: str | None = Field(default=None, description="kind lab: the lab's centre.")
+    need_indexes: list[int] = Field(
+        default_factory=list, description="The challenge's needs this member covers (from 0)."
+    )
+
+
+class _ChallengeState(EventData):
+    challenge_id: str
+    demand_id: str = Field(description="The demand of the publisher that backs the challenge.")
+    publisher: FirmProfile = Field(description="The large enterprise that publishes it.")
+    published_by: Actor = Field(description="The firm itself, or the Region or a centre for it.")
+    title: str
+    needs: list[Need]
+    needs_count: int = Field(ge=1)
+    sector: str | None = Field(description="ATECO 2025 code.")
+    trl_expected: int | None = Field(ge=1, le=9)
+    budget_eur: str | None
+    prize_eur: str | None
+    deadline: datetime = Field(description="Expressions of interest are taken until then.")
+    visibility: ChallengeVisibility
+    status: ChallengeStatus
+    published_at: datetime
+
+
+@event
+class ChallengePublished(_ChallengeState):
+    """A challenge was opened to expressions of interest."""
+
+    event_type = "clock.matching.challenge.published.v1"
+
+
+@event
+class ChallengeClosed(_ChallengeState):
+    """A challenge was closed without an award."""
+
+    event_type = "clock.matching.challenge.closed.v1"
+    expressions_count: int = Field(ge=0)
+    reason: str | None
+    closed_at: datetime
+    closed_by: Actor
+
+
+@event
+class ChallengeAwarded(_ChallengeState):
+    """The publisher awarded a team that answered; an engagement opened for every member."""
+
+    event_type = "clock.matching.challenge.awarded.v1"
+    expression_id: str
+    team: list[ChallengeTeamMember]
+    value_eur: str = Field(description="What the award is worth (EUR).")
+    engagement_ids: list[str]
+    expressions_count: int = Field(ge=0)
+    awarded_at: datetime
+    awarded_by: Actor
+
+
+@event
+class ChallengeTeamInvited(_ChallengeState):
+    """The publisher invited a team the platform proposed: introductions to its labs, an
+    invitation to its firms."""
+
+    event_type = "clock.matching.challenge.team_invited.v1"
+    team_id: str
+    team: list[ChallengeTeamMember]
+    introduction_ids: list[str]
+    invited_at: datetime
+    invited_by: Actor
+
+
+@event
+class ExpressionSubmitted(EventData):
+    """A firm, a centre, or a team of both expressed interest in a challenge."""
+
+    event_type = "clock.matching.expression.submitted.v1"
+    expression_id: str
+    challenge_id: str
+    publisher: FirmProfile
+    respondent_kind: RespondentKind
+    respondent_org_id: str = Field(description="The firm's id or the centre's id.")
+    team: list[ChallengeTeamMember]
+    sme_count: int = Field(ge=0, description="SMEs in the team.")
+    lab_count: int = Field(ge=0)
+    submitted_at: datetime
+    submitted_by: Actor

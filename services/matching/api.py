@@ -10,13 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
 from kernel.openapi import problems
 from services.matching import access, ateco, engagements, initiatives, service
 from services.matching.consortia import Proposal
+from services.matching.embedding import Embedder
 from services.matching.matcher import Ranker, RequestRanker
 from services.matching.models import AccessRequest, Demand, Engagement, Firm, Introduction
 from services.matching.paging import DEFAULT_LIMIT, MAX_LIMIT, etag
@@ -38,6 +39,7 @@ from services.matching.schemas import (
     ExplanationOut,
     FirmIn,
     FirmOut,
+    FirmPatch,
     Fit,
     InitiativeMatchOut,
     IntroductionIn,
@@ -70,8 +72,16 @@ async def get_ranker(request: Request) -> RequestRanker:
     return await ranker.for_request()
 
 
+async def get_embedder(request: Request) -> Embedder:
+    """The sentence encoder (to analyse a firm's capabilities), without refreshing the index."""
+    ranker: Ranker = request.app.state.ranker
+    return ranker.cache.embedder
+
+
 ClockDep = Annotated[Clock, Depends(get_clock)]
 RankerDep = Annotated[RequestRanker, Depends(get_ranker)]
+EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+IfMatch = Annotated[str | None, Header(description="The ETag you read; required.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of a page.")]
 MatchLimit = Annotated[int, Query(ge=1, le=50, description="How many labs.")]
@@ -94,6 +104,8 @@ def firm_out(firm: Firm) -> FirmOut:
         balance_sheet_eur=firm.balance_sheet_eur,
         province=firm.province,
         municipality=firm.municipality,
+        capabilities=firm.capabilities,
+        capability_tags=firm.capability_tags or {},
         created_at=firm.created_at,
         version=firm.version,
     )
@@ -115,6 +127,7 @@ def demand_out(demand: Demand) -> DemandOut:
         status=DemandStatus(demand.status),
         partner_org_id=demand.partner_org_id,
         assisting_centre_id=demand.assisting_centre_id,
+        challenge_id=demand.challenge_id,
         created_at=demand.created_at,
         updated_at=demand.updated_at,
         version=demand.version,
@@ -215,6 +228,8 @@ async def engagement_out(
         kind=engagement.kind,
         status=EngagementStatus(engagement.status),
         consortium_id=engagement.consortium_id,
+        challenge_id=engagement.challenge_id,
+        supplier_firm_id=engagement.supplier_firm_id,
         participants=[
             ParticipantOut(
                 lab_id=p.lab_id,
@@ -265,9 +280,13 @@ async def register_firm(
     session: SessionDep,
     principal: PrincipalDep,
     clock: ClockDep,
+    embedder: EmbedderDep,
 ) -> FirmOut:
-    """Register a firm (the Region, a partner for a firm it represents, a centre)."""
-    firm = await service.register_firm(session, data=body, principal=principal, now=clock())
+    """Register a firm (the Region, a partner for a firm it represents, a centre), with what
+    it can do for others (`capabilities`), if it wants to be proposed for challenges."""
+    firm = await service.register_firm(
+        session, data=body, principal=principal, embedder=embedder, now=clock()
+    )
     await session.commit()
     response.headers["Location"] = f"firms/{firm.id}"
     response.headers["ETag"] = etag(firm.version)
@@ -293,6 +312,33 @@ async def get_firm(
     firm_id: str, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> FirmOut:
     firm = await service.get_firm(session, firm_id=firm_id, principal=principal)
+    response.headers["ETag"] = etag(firm.version)
+    return firm_out(firm)
+
+
+@router.patch("/firms/{firm_id}", tags=["firms"], responses=problems(403, 404, 412, 428))
+async def update_firm(
+    firm_id: str,
+    body: FirmPatch,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    embedder: EmbedderDep,
+    if_match: IfMatch = None,
+) -> FirmOut:
+    """Change the firm's capabilities (the firm, whoever registered it, the Region). Needs
+    If-Match."""
+    firm = await service.update_firm(
+        session,
+        firm_id=firm_id,
+        data=body,
+        if_match=if_match,
+        principal=principal,
+        embedder=embedder,
+        now=clock(),
+    )
+    await session.commit()
     response.headers["ETag"] = etag(firm.version)
     return firm_out(firm)
 
@@ -329,13 +375,22 @@ async def list_demands(
     principal: PrincipalDep,
     status: DemandStatus | None = None,
     firm_id: Annotated[str | None, Query(max_length=36)] = None,
+    challenge: Annotated[
+        bool, Query(description="The demands that back challenges, instead of firms' own.")
+    ] = False,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[DemandOut]:
     """Demands the caller may see: a firm its own, a partner those it submitted, a centre those
     it submitted or was introduced to, the Region all."""
     rows, next_cursor = await service.list_demands(
-        session, principal=principal, status=status, firm_id=firm_id, limit=limit, cursor=cursor
+        session,
+        principal=principal,
+        status=status,
+        firm_id=firm_id,
+        challenge=challenge,
+        limit=limit,
+        cursor=cursor,
     )
     return Page[DemandOut](items=[demand_out(d) for d in rows], next_cursor=next_cursor)
 
@@ -482,8 +537,9 @@ async def accept_introduction(
     clock: ClockDep,
     body: OptionalReasonIn | None = None,
 ) -> IntroductionOut:
-    """The lab's centre accepts: an engagement opens (`engagement_id`)."""
-    introduction, engagement = await engagements.accept(
+    """The lab's centre accepts: an engagement opens (`engagement_id`), except for an
+    invitation to a challenge's team (its award opens it)."""
+    introduction, _ = await engagements.accept(
         session,
         introduction_id=introduction_id,
         reason=body.reason if body else None,
@@ -491,7 +547,7 @@ async def accept_introduction(
         now=clock(),
     )
     await session.commit()
-    demand = await session.get(Demand, engagement.demand_id)
+    demand = await session.get(Demand, introduction.demand_id)
     assert demand is not None
     return introduction_out(introduction, demand.firm_id)
 

@@ -16,6 +16,7 @@ from kernel.events import now_utc
 from kernel.runtime import ServiceRuntime, create_service_app, freeze_heap
 from services.matching import __doc__ as DESCRIPTION
 from services.matching import api, events
+from services.matching.challenges import api as challenges_api
 from services.matching.embedding import Embedder
 from services.matching.index import IndexCache
 from services.matching.matcher import Ranker
@@ -82,4 +83,5 @@ def create_app(
     )
     app.state.clock = clock or now_utc
     app.include_router(api.router)
+    app.include_router(challenges_api.router)
     return app

@@ -6,6 +6,11 @@ consortium's id). The lab's centre accepts or declines (with a reason). The firs
 a demand's introduction opens an engagement; the other labs of the same consortium join it when
 they accept, so one engagement may have several centres. Closing the last open engagement of a
 demand closes the demand.
+
+The demand backing a challenge (`challenges/`) is different: its introductions are invitations
+to a proposed team, and accepting one opens nothing (the challenge's award opens an engagement
+per member of the awarded team, a supplier firm's without a lab); nobody asks for introductions
+on it directly.
 """
 
 from __future__ import annotations
@@ -124,6 +129,12 @@ async def request_introductions(
         raise Forbidden("only whoever submitted the demand, the firm or the Region may ask")
     if DemandStatus(demand.status) not in ACTIVE_DEMAND:
         raise Conflict(f"the demand is {demand.status}: no more introductions")
+    if demand.challenge_id is not None:
+        raise Conflict(
+            f"this demand backs challenge {demand.challenge_id}: invite one of the teams the "
+            "challenge proposes instead",
+            challenge_id=demand.challenge_id,
+        )
     targets: list[tuple[CatalogEntry, CatalogEntry | None]] = []
     consortium_id = None
     if data.lab_id is not None:
@@ -177,37 +188,68 @@ async def request_introductions(
                 f"an introduction of this demand to lab {lab.id} is already pending",
                 introduction_id=pending,
             )
-        kind = data.kind or KIND_OF_ENTITY[entry.entity if entry else "lab"]
-        introduction = Introduction(
-            id=str(uuid7()),
-            demand_id=demand.id,
-            lab_id=lab.id,
-            centre_id=lab.centre_id,
-            entry_id=entry.id if entry else None,
-            consortium_id=consortium_id,
-            consortium_size=size,
-            consortium_centres=centres,
-            kind=kind.value,
-            status=IntroductionStatus.PENDING.value,
-            message=data.message,
-            requested_at=now,
-            requested_by_role=actor.role,
-            requested_by_org_id=actor.org_id,
-            requested_by_key_id=actor.key_id,
-            version=1,
+        created.append(
+            await introduce(
+                session,
+                demand=demand,
+                firm=firm,
+                lab=lab,
+                entry=entry,
+                kind=data.kind or KIND_OF_ENTITY[entry.entity if entry else "lab"],
+                consortium=(consortium_id, size, centres),
+                message=data.message,
+                actor=actor,
+                now=now,
+            )
         )
-        session.add(introduction)
-        await flush(session)
-        await record_event(
-            session,
-            contracts.IntroductionRequested(
-                **await introduction_contract(session, introduction, demand, firm)
-            ),
-            subject=introduction.id,
-            aggregate_version=introduction.version,
-        )
-        created.append(introduction)
     return created, consortium_id
+
+
+async def introduce(
+    session: AsyncSession,
+    *,
+    demand: Demand,
+    firm: Firm,
+    lab: CatalogEntry,
+    entry: CatalogEntry | None,
+    kind: EngagementKind,
+    consortium: tuple[str | None, int | None, int | None],
+    message: str | None,
+    actor: Actor,
+    now: datetime,
+) -> Introduction:
+    """A pending introduction of the demand to the lab (`consortium`: its id, size and centres,
+    or Nones), and its event."""
+    consortium_id, size, centres = consortium
+    introduction = Introduction(
+        id=str(uuid7()),
+        demand_id=demand.id,
+        lab_id=lab.id,
+        centre_id=lab.centre_id,
+        entry_id=entry.id if entry else None,
+        consortium_id=consortium_id,
+        consortium_size=size,
+        consortium_centres=centres,
+        kind=kind.value,
+        status=IntroductionStatus.PENDING.value,
+        message=message,
+        requested_at=now,
+        requested_by_role=actor.role,
+        requested_by_org_id=actor.org_id,
+        requested_by_key_id=actor.key_id,
+        version=1,
+    )
+    session.add(introduction)
+    await flush(session)
+    await record_event(
+        session,
+        contracts.IntroductionRequested(
+            **await introduction_contract(session, introduction, demand, firm)
+        ),
+        subject=introduction.id,
+        aggregate_version=introduction.version,
+    )
+    return introduction
 
 
 async def may_see_introduction(
@@ -352,6 +394,11 @@ async def engagement_contract(
 ) -> dict[str, Any]:
     members = await participants(session, engagement.id)
     centre_ids = sorted({p.centre_id for p in members})
+    supplier = (
+        await session.get(Firm, engagement.supplier_firm_id)
+        if engagement.supplier_firm_id is not None
+        else None
+    )
     return {
         "engagement_id": engagement.id,
         "demand_id": engagement.demand_id,
@@ -362,10 +409,60 @@ async def engagement_contract(
         "cross_centre": len(centre_ids) > 1,
         "consortium_id": engagement.consortium_id,
         "consortium_size": engagement.consortium_size,
-        "introduction_ids": [p.introduction_id for p in members],
+        "introduction_ids": [p.introduction_id for p in members if p.introduction_id],
         "opened_at": engagement.opened_at,
         "lab_tags": await lab_tags(session, [p.lab_id for p in members]),
+        "challenge_id": engagement.challenge_id,
+        "supplier_firm": profile(supplier) if supplier is not None else None,
     }
+
+
+async def start_engagement(
+    session: AsyncSession,
+    *,
+    demand: Demand,
+    kind: str,
+    consortium: tuple[str | None, int | None] = (None, None),
+    challenge_id: str | None = None,
+    supplier_firm_id: str | None = None,
+    now: datetime,
+) -> Engagement:
+    """A new open engagement of the demand, without participants yet; flushed."""
+    engagement = Engagement(
+        id=str(uuid7()),
+        demand_id=demand.id,
+        kind=kind,
+        status=EngagementStatus.OPEN.value,
+        consortium_id=consortium[0],
+        consortium_size=consortium[1],
+        challenge_id=challenge_id,
+        supplier_firm_id=supplier_firm_id,
+        opened_at=now,
+        version=1,
+    )
+    session.add(engagement)
+    await flush(session)
+    return engagement
+
+
+def join(
+    session: AsyncSession,
+    engagement: Engagement,
+    *,
+    lab_id: str,
+    centre_id: str,
+    introduction_id: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        EngagementParticipant(
+            engagement_id=engagement.id,
+            lab_id=lab_id,
+            centre_id=centre_id,
+            introduction_id=introduction_id,
+            joined_at=now,
+        )
+    )
 
 
 async def accept(
@@ -375,10 +472,27 @@ async def accept(
     reason: str | None,
     principal: Principal,
     now: datetime,
-) -> tuple[Introduction, Engagement]:
-    """Accept; opens the engagement, or joins the open one of the same consortium."""
+) -> tuple[Introduction, Engagement | None]:
+    """Accept; opens the engagement, or joins the open one of the same consortium (neither for
+    an invitation to a challenge's team: its award will)."""
     introduction, demand, firm = await _answerable(session, introduction_id, principal)
     actor = Actor.of(principal)
+    if demand.challenge_id is not None:
+        _answer(introduction, IntroductionStatus.ACCEPTED, actor, now, reason)
+        await flush(session)
+        await record_event(
+            session,
+            contracts.IntroductionAccepted(
+                **await introduction_contract(session, introduction, demand, firm),
+                answered_at=now,
+                answered_by=actor.contract(),
+                reason=reason,
+                hours_to_answer=_hours(introduction.requested_at, now),
+            ),
+            subject=introduction.id,
+            aggregate_version=introduction.version,
+        )
+        return introduction, None
     engagement = None
     if introduction.consortium_id is not None:
         engagement = await session.scalar(
@@ -390,28 +504,23 @@ async def accept(
         )
     joined = engagement is not None
     if engagement is None:
-        engagement = Engagement(
-            id=str(uuid7()),
-            demand_id=demand.id,
+        engagement = await start_engagement(
+            session,
+            demand=demand,
             kind=introduction.kind,
-            status=EngagementStatus.OPEN.value,
-            consortium_id=introduction.consortium_id,
-            consortium_size=introduction.consortium_size,
-            opened_at=now,
-            version=1,
+            consortium=(introduction.consortium_id, introduction.consortium_size),
+            now=now,
         )
-        session.add(engagement)
     else:
         engagement.version += 1
-    await flush(session)
-    session.add(
-        EngagementParticipant(
-            engagement_id=engagement.id,
-            lab_id=introduction.lab_id,
-            centre_id=introduction.centre_id,
-            introduction_id=introduction.id,
-            joined_at=now,
-        )
+        await flush(session)
+    join(
+        session,
+        engagement,
+        lab_id=introduction.lab_id,
+        centre_id=introduction.centre_id,
+        introduction_id=introduction.id,
+        now=now,
     )
     _answer(introduction, IntroductionStatus.ACCEPTED, actor, now, reason)
     introduction.engagement_id = engagement.id
@@ -453,18 +562,30 @@ async def accept(
 # -- engagements ----------------------------------------------------------------------------
 
 
+async def _takes_part(session: AsyncSession, principal: Principal, engagement: Engagement) -> bool:
+    """The centre of one of its labs."""
+    if principal.role is not Role.CENTRE or not principal.org_id:
+        return False
+    found = await session.scalar(
+        select(EngagementParticipant.lab_id).where(
+            EngagementParticipant.engagement_id == engagement.id,
+            EngagementParticipant.centre_id == principal.org_id,
+        )
+    )
+    return found is not None
+
+
 async def may_see_engagement(
     session: AsyncSession, principal: Principal, engagement: Engagement, demand: Demand
 ) -> bool:
-    if principal.role is Role.CENTRE and principal.org_id:
-        found = await session.scalar(
-            select(EngagementParticipant.lab_id).where(
-                EngagementParticipant.engagement_id == engagement.id,
-                EngagementParticipant.centre_id == principal.org_id,
-            )
-        )
-        if found is not None:
-            return True
+    if await _takes_part(session, principal, engagement):
+        return True
+    if (
+        principal.role is Role.FIRM
+        and engagement.supplier_firm_id is not None
+        and principal.org_id == engagement.supplier_firm_id
+    ):
+        return True
     return is_owner_side(principal, demand)
 
 
@@ -503,7 +624,9 @@ async def list_engagements(
             | (Demand.assisting_centre_id == org)
         )
     elif principal.role is Role.FIRM:
-        statement = statement.where(Demand.firm_id == require_org(principal))
+        statement = statement.where(
+            (Demand.firm_id == require_org(principal)) | (Engagement.supplier_firm_id == org)
+        )
     elif principal.role is Role.PARTNER:
         statement = statement.where(Demand.partner_org_id == require_org(principal))
     elif principal.role is not Role.REGION:
@@ -534,6 +657,8 @@ async def close(
     engagement, demand, firm = await get_engagement(
         session, engagement_id=engagement_id, principal=principal
     )
+    if not (is_owner_side(principal, demand) or await _takes_part(session, principal, engagement)):
+        raise Forbidden("the demand's owner side closes an engagement, not its supplier firm")
     if engagement.status != EngagementStatus.OPEN.value:
         raise Conflict("this engagement is already closed", current_status=engagement.status)
     actor = Actor.of(principal)

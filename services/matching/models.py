@@ -3,7 +3,8 @@
 Two parts: the *index*, a projection of the catalogue and of the centres' membership kept from
 their events (`catalog_entries`, `catalog_initiatives`, `centres`, `index_state`), and
 matching's own aggregates
-(firms, demands, introductions, engagements, access requests). Aggregate rows carry a `version`
+(firms, demands, introductions, engagements, access requests, and the challenges of
+`challenges/models.py`). Aggregate rows carry a `version`
 that starts at 1 and is incremented on each change; SQLAlchemy checks it on UPDATE, so two
 concurrent writers of one row cannot both succeed. It is the events' `aggregateversion`.
 """
@@ -164,6 +165,16 @@ class Firm(Base):
     registered_by_role: Mapped[str] = mapped_column(String(20))
     registered_by_org_id: Mapped[str | None] = mapped_column(String(36))
     registered_by_key_id: Mapped[str | None] = mapped_column(String(100))
+    capabilities: Mapped[str | None] = mapped_column(Text)
+    """What the firm can do for others (a supplier's description), ranked for challenges."""
+    capability_tags: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    # The capabilities analysed as a catalogue entry's text is (`capabilities.py`): null
+    # without a description.
+    capability_languages: Mapped[list[str] | None] = mapped_column(JSON)
+    capability_terms: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    capability_forms: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    capability_embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    capability_model: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer)
@@ -198,6 +209,8 @@ class Demand(Base):
     assisting_centre_id: Mapped[str | None] = mapped_column(String(36))
     matches_digest: Mapped[str | None] = mapped_column(String(64))
     consortia_digest: Mapped[str | None] = mapped_column(String(64))
+    challenge_id: Mapped[str | None] = mapped_column(String(36))
+    """Set on the demand that backs a challenge of its firm (`challenges/`)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer)
@@ -207,6 +220,7 @@ class Demand(Base):
         Index("ix_demands_firm", "firm_id", "created_at"),
         Index("ix_demands_partner", "partner_org_id"),
         Index("ix_demands_centre", "assisting_centre_id"),
+        Index("ix_demands_challenge", "challenge_id"),
     )
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
@@ -273,12 +287,17 @@ class Engagement(Base):
     closed_by_role: Mapped[str | None] = mapped_column(String(20))
     closed_by_org_id: Mapped[str | None] = mapped_column(String(36))
     closed_by_key_id: Mapped[str | None] = mapped_column(String(100))
+    challenge_id: Mapped[str | None] = mapped_column(String(36))
+    """The challenge whose award opened it."""
+    supplier_firm_id: Mapped[str | None] = mapped_column(String(36))
+    """A firm of an awarded challenge team: the engagement is with it (no lab takes part)."""
     version: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_engagements_opened", "opened_at", "id"),
         Index("ix_engagements_demand", "demand_id"),
         Index("ix_engagements_consortium", "consortium_id"),
+        Index("ix_engagements_supplier", "supplier_firm_id"),
     )
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
@@ -291,7 +310,8 @@ class EngagementParticipant(Base):
     )
     lab_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     centre_id: Mapped[str] = mapped_column(String(36))
-    introduction_id: Mapped[str] = mapped_column(String(36))
+    introduction_id: Mapped[str | None] = mapped_column(String(36))
+    """Null for a lab of an awarded challenge team that was never invited."""
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_engagement_participants_centre", "centre_id"),)
@@ -327,3 +347,7 @@ class AccessRequest(Base):
         Index("ix_access_requests_centre", "centre_id", "status"),
     )
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+# The challenges' tables live on this Base too (Alembic and the migration test read it).
+from services.matching.challenges import models as _challenges  # noqa: E402, F401

@@ -53,14 +53,19 @@ async def page(
     limit: int,
     cursor: str | None,
     position: Callable[[Any], tuple[datetime, str]],
+    newest_first: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """One page of `statement` in (created, key) order; `position(row)` gives a row's pair."""
+    """One page of `statement` in (created, key) order, or the reverse with `newest_first`;
+    `position(row)` gives a row's pair."""
     if cursor:
         after_created, after_key = decode_cursor(cursor)
         statement = statement.where(
-            or_(created > after_created, and_(created == after_created, key > after_key))
+            or_(created < after_created, and_(created == after_created, key < after_key))
+            if newest_first
+            else or_(created > after_created, and_(created == after_created, key > after_key))
         )
-    rows = list((await session.execute(statement.order_by(created, key).limit(limit + 1))).all())
+    order = (created.desc(), key.desc()) if newest_first else (created, key)
+    rows = list((await session.execute(statement.order_by(*order).limit(limit + 1))).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -605,6 +605,7 @@ ENTITY_NAMES = {
     "equipment": "Its equipment",
     "service": "Its service",
     "initiative": "The initiative",
+    "firm": "The firm",
 }
 EVENT_NAMES = {"training": "The training course", "dissemination_event": "The event"}
 """Initiatives that take place on a date (and in a place)."""
@@ -656,8 +657,8 @@ def entry_name(entry: Entry) -> str:
     return f"The {running}{PROJECT_NAMES.get(facts.kind, 'initiative')}"
 
 
-def how_far(distance: float) -> str:
-    return f"{distance:.0f} km from the firm" if distance >= 1 else "next to the firm"
+def how_far(distance: float, origin: str = "the firm") -> str:
+    return f"{distance:.0f} km from {origin}" if distance >= 1 else f"next to {origin}"
 
 
 def initiative_when(
@@ -725,7 +726,10 @@ def explanation_text(
             if entry.province and entry.province in query.preferred_provinces
             else ""
         )
-        sentences.append(f"The lab is {how_far(distance)}{where}{preferred}.")
+        if entry.entity == "firm":  # a supplier proposed for a challenge (`capabilities.py`)
+            sentences.append(f"The firm is {how_far(distance, 'the publisher')}{where}.")
+        else:
+            sentences.append(f"The lab is {how_far(distance)}{where}{preferred}.")
     if cross and query.language:
         described = " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in sorted(entry.languages))
         noun = "initiative" if entry.initiative is not None else "entry"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from kernel.italy import normalise_vat
-from kernel.openapi import NOT_BLANK, decimal_json_schema
+from kernel.openapi import NOT_BLANK, decimal_json_schema, patch_body_schema
 from services.matching.sizes import SizeClass
 
 
@@ -130,6 +130,24 @@ class Page(BaseModel, Generic[T]):
 # -- firms ----------------------------------------------------------------------------------
 
 
+class Tags(In):
+    ateco: list[Code] = Field(default_factory=list, max_length=50)
+    s3: list[Code] = Field(default_factory=list, max_length=50)
+    ket: list[Code] = Field(default_factory=list, max_length=50)
+    erc: list[Code] = Field(default_factory=list, max_length=50)
+    ford: list[Code] = Field(default_factory=list, max_length=50)
+
+
+Capabilities = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=2000),
+    Field(
+        description="What the firm can do for others, as a supplier (products, processes, "
+        "skills): the platform proposes it for challenges' needs it fits."
+    ),
+]
+
+
 class FirmIn(In):
     name: Text
     vat_number: VatNumber
@@ -144,6 +162,30 @@ class FirmIn(In):
     balance_sheet_eur: Euros | None = None
     province: ProvinceCode
     municipality: Municipality
+    capabilities: Capabilities | None = None
+    capability_tags: Tags = Field(
+        default_factory=Tags, description="Codes of the capabilities, as a demand's needs have."
+    )
+
+
+class FirmPatch(In):
+    """The capabilities (the rest of a firm is its registration). A field left out is kept;
+    `capabilities: null` clears the description."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=patch_body_schema)
+
+    required: ClassVar[tuple[str, ...]] = ("capability_tags",)
+
+    capabilities: Capabilities | None = None
+    capability_tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> FirmPatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        if "capability_tags" in self.model_fields_set and self.capability_tags is None:
+            raise ValueError("capability_tags cannot be null (give {} to clear them)")
+        return self
 
 
 class FirmOut(Out):
@@ -158,19 +200,13 @@ class FirmOut(Out):
     balance_sheet_eur: Euros | None
     province: str
     municipality: str
+    capabilities: str | None
+    capability_tags: dict[str, list[str]]
     created_at: datetime
     version: int
 
 
 # -- demands --------------------------------------------------------------------------------
-
-
-class Tags(In):
-    ateco: list[Code] = Field(default_factory=list, max_length=50)
-    s3: list[Code] = Field(default_factory=list, max_length=50)
-    ket: list[Code] = Field(default_factory=list, max_length=50)
-    erc: list[Code] = Field(default_factory=list, max_length=50)
-    ford: list[Code] = Field(default_factory=list, max_length=50)
 
 
 class Need(In):
@@ -228,6 +264,9 @@ class DemandOut(Out):
     status: DemandStatus
     partner_org_id: str | None
     assisting_centre_id: str | None
+    challenge_id: str | None = Field(
+        description="The challenge this demand backs (its publisher's demand), if any."
+    )
     created_at: datetime
     updated_at: datetime
     version: int
@@ -387,7 +426,9 @@ class ConsortiumIntroductionOut(Out):
 class ParticipantOut(Out):
     lab_id: str
     centre_id: str
-    introduction_id: str
+    introduction_id: str | None = Field(
+        description="Null for a lab of an awarded challenge team that was never invited."
+    )
     joined_at: datetime
 
 
@@ -405,6 +446,11 @@ class EngagementOut(Out):
     kind: EngagementKind
     status: EngagementStatus
     consortium_id: str | None
+    challenge_id: str | None = Field(description="The challenge whose award opened it.")
+    supplier_firm_id: str | None = Field(
+        description="A firm of an awarded challenge team: the engagement is with it, and no "
+        "lab takes part."
+    )
     participants: list[ParticipantOut]
     centres: int
     opened_at: datetime

@@ -25,17 +25,25 @@ from uuid6 import uuid7
 
 from kernel import italy
 from kernel.contracts import matching as contracts
-from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kernel.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from kernel.outbox import record_event
 from kernel.principal import Principal, Role
-from services.matching import ateco, consortia, initiatives, ranking
+from services.matching import ateco, capabilities, consortia, initiatives, ranking
 from services.matching.documents import demand_text, make_query
+from services.matching.embedding import Embedder
 from services.matching.geo import locate
 from services.matching.matcher import RequestRanker
 from services.matching.models import Demand, Firm, Introduction
-from services.matching.paging import page
+from services.matching.paging import etag, page
 from services.matching.ranking import Match, MemoryIndex, Query
-from services.matching.schemas import DemandIn, DemandStatus, FirmIn
+from services.matching.schemas import DemandIn, DemandStatus, FirmIn, FirmPatch, Need
 from services.matching.sizes import SizeClass, is_sme, size_class
 
 ROME = ZoneInfo("Europe/Rome")
@@ -81,6 +89,20 @@ async def flush(session: AsyncSession) -> None:
         raise Conflict("this record was changed meanwhile by another request; retry") from exc
     except IntegrityError as exc:
         raise Conflict("this change conflicts with data written meanwhile; retry") from exc
+
+
+def check_if_match(if_match: str | None, current: int, what: str) -> None:
+    """A write of an aggregate read before: its ETag must still be current (428 without one,
+    412 when stale)."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            f"changing {what} needs an If-Match header with the ETag you read (GET it first)"
+        )
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" not in tags and etag(current) not in tags:  # strong comparison: W/ never matches
+        raise PreconditionFailed(
+            f"{what} changed since you read it: read it again and retry", etag=etag(current)
+        )
 
 
 def money(value: Decimal | None) -> str | None:
@@ -152,7 +174,7 @@ def derive_size_class(data: FirmIn) -> SizeClass:
 
 
 async def register_firm(
-    session: AsyncSession, *, data: FirmIn, principal: Principal, now: datetime
+    session: AsyncSession, *, data: FirmIn, principal: Principal, embedder: Embedder, now: datetime
 ) -> Firm:
     """Register a firm (the Region, a partner or a centre; the firm's key is made afterwards)."""
     if principal.role not in (Role.REGION, Role.PARTNER, Role.CENTRE):
@@ -197,6 +219,12 @@ async def register_firm(
         updated_at=now,
         version=1,
     )
+    await capabilities.analyse(
+        firm,
+        capabilities=data.capabilities,
+        tags=data.capability_tags.model_dump(),
+        embedder=embedder,
+    )
     session.add(firm)
     await flush(session)
     await record_event(
@@ -235,6 +263,34 @@ async def get_firm(session: AsyncSession, *, firm_id: str, principal: Principal)
         raise NotFound(f"no firm {firm_id}")
     if not may_see_firm(principal, firm):
         raise Forbidden("this firm is not yours to read")
+    return firm
+
+
+async def update_firm(
+    session: AsyncSession,
+    *,
+    firm_id: str,
+    data: FirmPatch,
+    if_match: str | None,
+    principal: Principal,
+    embedder: Embedder,
+    now: datetime,
+) -> Firm:
+    """Change a firm's capabilities: the firm itself, whoever registered it, or the Region.
+    No event: the capabilities matter to matching alone (`FirmRegistered` carries none)."""
+    firm = await get_firm(session, firm_id=firm_id, principal=principal)
+    check_if_match(if_match, firm.version, "the firm")
+    fields = data.model_fields_set
+    text = data.capabilities if "capabilities" in fields else firm.capabilities
+    tags = (
+        data.capability_tags.model_dump()
+        if "capability_tags" in fields and data.capability_tags is not None
+        else dict(firm.capability_tags or {})
+    )
+    await capabilities.analyse(firm, capabilities=text, tags=tags, embedder=embedder)
+    firm.updated_at = now
+    firm.version += 1
+    await flush(session)
     return firm
 
 
@@ -299,7 +355,54 @@ def demand_state(demand: Demand, firm: Firm) -> dict[str, Any]:
         "partner_org_id": demand.partner_org_id,
         "assisting_centre_id": demand.assisting_centre_id,
         "submitted_at": demand.created_at,
+        "challenge_id": demand.challenge_id,
     }
+
+
+def need_rows(needs: Sequence[Need]) -> list[dict[str, Any]]:
+    """Needs as stored: text, and the tag dimensions that have codes."""
+    return [
+        {"text": n.text, "tags": {k: v for k, v in n.tags.model_dump().items() if v}} for n in needs
+    ]
+
+
+async def add_demand(
+    session: AsyncSession,
+    *,
+    firm: Firm,
+    fields: dict[str, Any],
+    actor: Actor,
+    partner_org_id: str | None = None,
+    assisting_centre_id: str | None = None,
+    challenge_id: str | None = None,
+    now: datetime,
+) -> Demand:
+    """Insert an open demand of the firm (`fields`: title, description, needs as stored,
+    sector, TRLs, budget, deadline, preferred provinces) and record `DemandSubmitted`."""
+    demand = Demand(
+        id=str(uuid7()),
+        firm_id=firm.id,
+        **fields,
+        status=DemandStatus.OPEN.value,
+        submitted_by_role=actor.role,
+        submitted_by_org_id=actor.org_id,
+        submitted_by_key_id=actor.key_id,
+        partner_org_id=partner_org_id,
+        assisting_centre_id=assisting_centre_id,
+        challenge_id=challenge_id,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(demand)
+    await flush(session)
+    await record_event(
+        session,
+        contracts.DemandSubmitted(**demand_state(demand, firm)),
+        subject=demand.id,
+        aggregate_version=demand.version,
+    )
+    return demand
 
 
 async def submit_demand(
@@ -329,39 +432,24 @@ async def submit_demand(
         check_province(code, f"preferred_provinces.{index}")
     if data.deadline is not None and data.deadline < today(now):
         raise invalid("deadline", f"the deadline {data.deadline} is in the past")
-    actor = Actor.of(principal)
-    demand = Demand(
-        id=str(uuid7()),
-        firm_id=firm.id,
-        title=data.title,
-        description=data.description,
-        needs=[
-            {"text": n.text, "tags": {k: v for k, v in n.tags.model_dump().items() if v}}
-            for n in data.needs
-        ],
-        sector=sector,
-        trl_current=data.trl_current,
-        trl_target=data.trl_target,
-        budget_eur=data.budget_eur,
-        deadline=data.deadline,
-        preferred_provinces=list(dict.fromkeys(data.preferred_provinces)),
-        status=DemandStatus.OPEN.value,
-        submitted_by_role=actor.role,
-        submitted_by_org_id=actor.org_id,
-        submitted_by_key_id=actor.key_id,
+    demand = await add_demand(
+        session,
+        firm=firm,
+        fields={
+            "title": data.title,
+            "description": data.description,
+            "needs": need_rows(data.needs),
+            "sector": sector,
+            "trl_current": data.trl_current,
+            "trl_target": data.trl_target,
+            "budget_eur": data.budget_eur,
+            "deadline": data.deadline,
+            "preferred_provinces": list(dict.fromkeys(data.preferred_provinces)),
+        },
+        actor=Actor.of(principal),
         partner_org_id=partner_org_id,
         assisting_centre_id=assisting_centre_id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-    session.add(demand)
-    await flush(session)
-    await record_event(
-        session,
-        contracts.DemandSubmitted(**demand_state(demand, firm)),
-        subject=demand.id,
-        aggregate_version=demand.version,
+        now=now,
     )
     return demand, firm
 
@@ -419,10 +507,14 @@ async def list_demands(
     principal: Principal,
     status: DemandStatus | None,
     firm_id: str | None,
+    challenge: bool,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Demand], str | None]:
-    statement = select(Demand)
+    """The firms' own demands, or (`challenge`) those that back challenges."""
+    statement = select(Demand).where(
+        Demand.challenge_id.is_not(None) if challenge else Demand.challenge_id.is_(None)
+    )
     org = principal.org_id
     if principal.role is Role.FIRM:
         statement = statement.where(Demand.firm_id == require_org(principal))
@@ -502,6 +594,11 @@ async def cancel_demand(
     if DemandStatus(demand.status) not in ACTIVE_DEMAND:
         raise Conflict(
             f"the demand is already {demand.status}", current_status=demand.status, allowed=[]
+        )
+    if demand.challenge_id is not None:
+        raise Conflict(
+            f"this demand backs challenge {demand.challenge_id}: close the challenge instead",
+            challenge_id=demand.challenge_id,
         )
     from services.matching.models import Engagement
 

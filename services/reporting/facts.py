@@ -3,12 +3,12 @@ with the dimension keys it counts under.
 
 Most events give their facts alone; a few need a little state kept from earlier events of the
 same stream (which catalogue entries are published and how they were tagged, each member's
-status, when a demand was submitted and whether it was matched, what an initiative counted,
-...). That state lives in a key-value mapping: `state_keys` names the keys an event reads and
-writes, so the projection loads just those rows; unit tests pass a plain dict. Every event
-reads only the state of its own stream, so a stream can be rebuilt alone, and the facts do not
-depend on the order in which the streams are consumed: a matching event carries the tags of
-its labs itself.
+status, when a demand was submitted, whether it was matched and whether it backs a challenge,
+what an initiative counted, ...). That state lives in a key-value mapping: `state_keys` names
+the keys an event reads and writes, so the projection loads just those rows; unit tests pass a
+plain dict. Every event reads only the state of its own stream, so a stream can be rebuilt
+alone, and the facts do not depend on the order in which the streams are consumed: a matching
+event carries the tags of its labs itself.
 
 Unknown types and events that miss a field give no facts.
 """
@@ -208,12 +208,25 @@ def _member_facts(event: LoggedEvent, state: State, aggregate: str, action: str)
     return facts
 
 
+def _backs_challenge(state: State, demand_id: Any) -> bool:
+    return "challenge_id" in (state.get(f"demand:{demand_id}") or {})
+
+
 def _demand_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
     """`match_rate` counts a demand at its submission, as matched if a non-empty ranking was
-    ever proposed for it, whichever of the two events comes first."""
+    ever proposed for it, whichever of the two events comes first.
+
+    A demand that backs a challenge is its large publisher's, not a firm's own demand: its
+    submission (recorded before its introductions, the invitations of the challenge's teams)
+    marks it, so that neither it nor what follows it counts in the demand KPIs."""
     data, at = event.data, event.time
     key = f"demand:{data['demand_id']}"
     demand = dict(state.get(key) or {})
+    if action == "submitted" and data.get("challenge_id"):
+        state[key] = demand | {"challenge_id": str(data["challenge_id"])}
+        return []
+    if "challenge_id" in demand:
+        return []
     if action == "submitted":
         needs = data.get("needs") or []
         dims = _firm_dims(data["firm"]) | {
@@ -250,7 +263,11 @@ def _demand_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
 
 
 def _introduction_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
+    """An introduction to a demand that backs a challenge is the invitation of a team
+    (`teams_invited`): it is not counted here."""
     data, at = event.data, event.time
+    if _backs_challenge(state, data["demand_id"]):
+        return []
     firm = data["firm"]
     dims = _firm_dims(firm) | {"centre": [data["centre_id"]]} | _lab_dims(data)
     if action == "requested":
@@ -272,6 +289,9 @@ def _introduction_facts(event: LoggedEvent, state: State, action: str) -> list[F
 
 
 def _engagement_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
+    """An engagement opened by a challenge's award counts as any other, under the publisher
+    (its `firm`). One with a firm of the team (`supplier_firm`) has no lab: it counts under no
+    centre, is never cross-centre, and is no cooperation with a research organisation."""
     data, at = event.data, event.time
     engagement_id = str(data["engagement_id"])
     firm = data["firm"]
@@ -289,7 +309,7 @@ def _engagement_facts(event: LoggedEvent, state: State, action: str) -> list[Fac
         facts.append(Fact("engagements_opened", at, dims))
         if data.get("consortium_id") and (data.get("consortium_size") or 0) > 1:
             facts.append(Fact("consortia_formed", at, dims, key=str(data["consortium_id"])))
-        if data["kind"] == "joint_research":
+        if data["kind"] == "joint_research" and data.get("lab_ids"):
             facts.append(
                 Fact("enterprises_cooperating_with_research", at, dims, key=str(firm["firm_id"]))
             )
@@ -311,6 +331,73 @@ def _access_facts(event: LoggedEvent, action: str) -> list[Fact]:
     if action == "cancelled" and data.get("previous_status") == "approved":
         return [Fact("equipment_access_hours", at, dims, -hours)]
     return []
+
+
+def _team_centres(team: Iterable[Mapping[str, Any]]) -> list[str]:
+    return _union(
+        str(m["centre_id"]) for m in team if m.get("kind") == "lab" and m.get("centre_id")
+    )
+
+
+def _team_firms(team: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [m["firm"] for m in team if m.get("kind") == "firm" and m.get("firm")]
+
+
+def _challenge_dims(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The publisher's province, sector and size class; the centres taking part: the one that
+    published it for the firm, and those of the labs of the team invited or awarded."""
+    by = data.get("published_by") or {}
+    publishing = [str(by["org_id"])] if by.get("role") == "centre" and by.get("org_id") else []
+    return _firm_dims(data["publisher"]) | {
+        "centre": _union(publishing, _team_centres(data.get("team") or []))
+    }
+
+
+def _challenge_facts(event: LoggedEvent, action: str) -> list[Fact]:
+    """Every challenge event carries the challenge's state and its publisher: no state is kept.
+    The events that end a challenge carry how many expressions it received."""
+    data, at = event.data, event.time
+    dims = _challenge_dims(data)
+    if action == "published":
+        return [Fact("challenges_published", at, dims)]
+    if action == "team_invited":
+        return [Fact("teams_invited", at, dims)]
+    if action not in ("closed", "awarded"):
+        return []
+    received = Fact("expressions_per_challenge", at, dims, Decimal(int(data["expressions_count"])))
+    if action == "closed":
+        return [Fact("challenges_closed_without_award", at, dims), received]
+    smes = [firm for firm in _team_firms(data["team"]) if firm.get("sme")]
+    return [
+        Fact("challenges_awarded", at, dims),
+        received,
+        Fact("challenge_value_awarded_eur", at, dims, _d(data["value_eur"])),
+        *(
+            Fact(
+                "smes_in_awarded_teams",
+                at,
+                _firm_dims(firm) | {"centre": dims["centre"]},
+                key=str(firm["firm_id"]),
+            )
+            for firm in smes
+        ),
+    ]
+
+
+def _expression_facts(event: LoggedEvent) -> list[Fact]:
+    """An expression counts where the answer comes from: the respondent's kind, the firms of
+    the team, the responding centre and the centres of the team's labs."""
+    data, at = event.data, event.time
+    team = data["team"]
+    firms = [_firm_dims(firm) for firm in _team_firms(team)]
+    responding = [str(data["respondent_org_id"])] if data["respondent_kind"] == "centre" else []
+    dims = {
+        name: _union(*(f[name] for f in firms)) for name in ("province", "sector", "size_class")
+    } | {
+        "kind": [data["respondent_kind"]],
+        "centre": _union(responding, _team_centres(team)),
+    }
+    return [Fact("expressions_submitted", at, dims)]
 
 
 ACTIVE = ("planned", "running")
@@ -503,4 +590,8 @@ def _facts(event: LoggedEvent, state: State) -> list[Fact]:
         return _engagement_facts(event, state, action)
     if aggregate == "access_request":
         return _access_facts(event, action)
+    if aggregate == "challenge":
+        return _challenge_facts(event, action)
+    if aggregate == "expression" and action == "submitted":
+        return _expression_facts(event)
     return []

@@ -5,6 +5,13 @@ A KPI aggregates the facts of a bucket: a count or a sum, a stock (level at the 
 a number of distinct keys, a median, a mean, or a ratio. Totals are aggregated over all facts,
 never summed from the breakdown (a cross-centre engagement counts once in the total, once per
 centre).
+
+A supply-chain challenge is published as a demand of its large publisher (its backing demand),
+so that inviting a team makes introductions and an award opens engagements. The demand KPIs are
+about firms' own demands: the backing demand, its rankings and its introductions (the
+invitations of the teams) are left out of them and counted by the challenge KPIs instead. The
+engagements an award opens are engagements like any other (one with a firm of the team has no
+lab, hence no centre: it counts in the totals and under the publisher's keys).
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ class Kpi:
     unit: str
     aggregation: Aggregation
     events: tuple[str, ...] = field(default=())
-    """The event types its facts come from."""
+    """The event types its facts come from or depend on (whether a demand backs a challenge is
+    told by its submission)."""
 
     @property
     def stream(self) -> str:
@@ -172,7 +180,8 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Demands received",
         "count",
         "count",
-        "Demands submitted by firms (or for them) during the period.",
+        "Demands submitted by firms (or for them) during the period (not the demands that "
+        "back challenges: see challenges_published).",
     ),
     _k(
         "smes_served",
@@ -180,7 +189,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "count",
         "distinct",
         "Distinct micro, small and medium firms with at least one introduction requested during "
-        "the period.",
+        "the period (SMEs in the teams of challenges: see smes_in_awarded_teams).",
     ),
     _k(
         "match_rate",
@@ -188,7 +197,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "percent",
         "ratio",
         "Share of the demands submitted during the period for which a non-empty ranking of labs "
-        "was proposed.",
+        "was proposed (demands that back challenges left out).",
     ),
     _k(
         "hours_to_first_introduction",
@@ -196,14 +205,15 @@ CATALOGUE: tuple[Kpi, ...] = (
         "hours",
         "median",
         "Median hours from a demand's submission to its first introduction request, of the first "
-        "introductions of the period.",
+        "introductions of the period (demands that back challenges left out).",
     ),
     _k(
         "introductions_requested",
         "Introductions requested",
         "count",
         "count",
-        "Introductions to a lab requested during the period.",
+        "Introductions to a lab requested during the period (the invitations of a challenge's "
+        "teams count in teams_invited).",
     ),
     _k(
         "introduction_acceptance_rate",
@@ -211,7 +221,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "percent",
         "ratio",
         "Accepted introductions over introductions answered (accepted or declined) during the "
-        "period.",
+        "period (answers to the invitations of a challenge's teams left out).",
     ),
     _k(
         "engagements_opened",
@@ -247,7 +257,8 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Consortia proposed",
         "count",
         "sum",
-        "Teams of labs proposed for demands with several needs during the period.",
+        "Teams of labs proposed for demands with several needs during the period (demands that "
+        "back challenges left out).",
     ),
     _k(
         "consortia_formed",
@@ -269,8 +280,8 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Enterprises cooperating with research organisations",
         "count",
         "distinct",
-        "Distinct firms with a joint research engagement opened during the period (cf. ERDF "
-        "RCO10).",
+        "Distinct firms with a joint research engagement with a lab opened during the period "
+        "(cf. ERDF RCO10; not one with a firm of a challenge's team alone).",
     ),
     _k(
         "smes_innovating",
@@ -410,6 +421,76 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Overlapping pairs the committee resolved as to coordinate during the period (the "
         "others of initiative_overlaps_resolved were found distinct).",
     ),
+    # Challenges. Each counts under its publisher's province, sector and size class (large), and
+    # per centre under the centres taking part: the one that published it for the firm, if
+    # any, and those of the labs of the team invited or awarded. What a team does counts where
+    # the answer comes from.
+    _k(
+        "challenges_published",
+        "Challenges published",
+        "count",
+        "count",
+        "Supply-chain challenges opened to expressions of interest during the period by large "
+        "firms (or by the Region or a centre for them); by the publisher's province, sector and "
+        "size class, per centre: the centre that published it for the firm.",
+    ),
+    _k(
+        "challenges_awarded",
+        "Challenges awarded",
+        "count",
+        "count",
+        "Challenges awarded to a team that answered during the period (per centre: the centres "
+        "of the awarded team's labs, and the centre that published it for the firm).",
+    ),
+    _k(
+        "challenges_closed_without_award",
+        "Challenges closed without award",
+        "count",
+        "count",
+        "Challenges closed without an award during the period.",
+    ),
+    _k(
+        "expressions_submitted",
+        "Expressions of interest",
+        "count",
+        "count",
+        "Expressions of interest submitted to challenges during the period (an update does not "
+        "count again), by who answers: by=kind the respondent (firm or centre); province, "
+        "sector and size class of the firms of the answering team; per centre: the responding "
+        "centre and the centres of the team's labs.",
+    ),
+    _k(
+        "expressions_per_challenge",
+        "Expressions per challenge",
+        "expressions",
+        "mean",
+        "Expressions of interest received by the challenges awarded or closed without award "
+        "during the period (whenever submitted), divided by the number of those challenges.",
+    ),
+    _k(
+        "smes_in_awarded_teams",
+        "SMEs in awarded teams",
+        "count",
+        "distinct",
+        "Distinct micro, small and medium firms in the teams of the challenges awarded during "
+        "the period: each once in the total and under its own province, sector and size class "
+        "(per centre: the centres of the awarded team's labs).",
+    ),
+    _k(
+        "challenge_value_awarded_eur",
+        "Value of challenges awarded",
+        "EUR",
+        "sum",
+        "What the awards of the challenges awarded during the period are worth, in EUR.",
+    ),
+    _k(
+        "teams_invited",
+        "Teams invited",
+        "count",
+        "count",
+        "Teams (firms and labs) proposed by the platform that a challenge's publisher invited "
+        "during the period (per centre: the centres of the team's labs).",
+    ),
 )
 
 
@@ -438,6 +519,8 @@ _INITIATIVE_EVENTS = _types(
         for action in ("created", "updated", "closed", "participation_confirmed", "event_held")
     ),
 )
+_SUBMITTED = _types("matching", "demand.submitted")
+"""Tells whether a demand backs a challenge: the facts of its later events depend on it."""
 _ENGAGEMENT_EVENTS = _types(
     "matching", "engagement.opened", "engagement.joined", "engagement.closed"
 )
@@ -458,18 +541,19 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "applications_decided": _types("membership", "application.decided"),
     "days_to_decision": _types("membership", "application.decided"),
     "demands_received": _types("matching", "demand.submitted"),
-    "smes_served": _types("matching", "introduction.requested"),
+    "smes_served": (*_SUBMITTED, *_types("matching", "introduction.requested")),
     "match_rate": _types("matching", "demand.submitted", "demand.matches_proposed"),
     "hours_to_first_introduction": _types("matching", "demand.submitted", "introduction.requested"),
-    "introductions_requested": _types("matching", "introduction.requested"),
-    "introduction_acceptance_rate": _types(
-        "matching", "introduction.accepted", "introduction.declined"
+    "introductions_requested": (*_SUBMITTED, *_types("matching", "introduction.requested")),
+    "introduction_acceptance_rate": (
+        *_SUBMITTED,
+        *_types("matching", "introduction.accepted", "introduction.declined"),
     ),
     "engagements_opened": _types("matching", "engagement.opened"),
     "engagements_closed": _types("matching", "engagement.closed"),
     "engagement_value_eur": _types("matching", "engagement.closed"),
     "cross_centre_engagements": _ENGAGEMENT_EVENTS,
-    "consortia_proposed": _types("matching", "demand.consortia_proposed"),
+    "consortia_proposed": (*_SUBMITTED, *_types("matching", "demand.consortia_proposed")),
     "consortia_formed": _types("matching", "engagement.opened"),
     "equipment_access_hours": _types(
         "matching", "access_request.approved", "access_request.cancelled"
@@ -491,6 +575,14 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "initiative_overlaps_found": _types("catalog", "initiative_overlap.found"),
     "initiative_overlaps_resolved": _types("catalog", "initiative_overlap.resolved"),
     "initiative_overlaps_to_coordinate": _types("catalog", "initiative_overlap.resolved"),
+    "challenges_published": _types("matching", "challenge.published"),
+    "challenges_awarded": _types("matching", "challenge.awarded"),
+    "challenges_closed_without_award": _types("matching", "challenge.closed"),
+    "expressions_submitted": _types("matching", "expression.submitted"),
+    "expressions_per_challenge": _types("matching", "challenge.awarded", "challenge.closed"),
+    "smes_in_awarded_teams": _types("matching", "challenge.awarded"),
+    "challenge_value_awarded_eur": _types("matching", "challenge.awarded"),
+    "teams_invited": _types("matching", "challenge.team_invited"),
 }
 CATALOGUE = tuple(replace(k, events=SOURCES[k.kpi]) for k in CATALOGUE)
 BY_NAME: dict[str, Kpi] = {k.kpi: k for k in CATALOGUE}

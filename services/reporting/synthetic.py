@@ -363,7 +363,9 @@ def demand(
     *,
     s3: list[str] | None = None,
     assisting_centre: str | None = None,
+    challenge_id: str | None = None,
 ) -> CloudEvent[Any]:
+    """A demand submitted; with `challenge_id`, the demand that backs that challenge."""
     return build(
         m.DemandSubmitted(
             demand_id=demand_id,
@@ -382,6 +384,7 @@ def demand(
             partner_org_id=None,
             assisting_centre_id=assisting_centre,
             submitted_at=when,
+            challenge_id=challenge_id,
         ),
         demand_id,
         when,
@@ -497,7 +500,11 @@ def engagement(
     innovation: str = "product",
     lab_ids: list[str] | None = None,
     tags: m.LabTags | None = None,
+    challenge_id: str | None = None,
+    supplier: m.FirmProfile | None = None,
 ) -> CloudEvent[Any]:
+    """An engagement opened, or closed when `closed` is given; `challenge_id` when an award
+    opened it, and `supplier` for one with a firm of the awarded team (no lab: `centres=()`)."""
     labs = lab_ids or [f"l{i}" for i in range(1, len(centres) + 1)]
     fields: dict[str, Any] = dict(
         engagement_id=engagement_id,
@@ -512,6 +519,8 @@ def engagement(
         introduction_ids=[],
         opened_at=opened,
         lab_tags=tags or lab_tags(*labs),
+        challenge_id=challenge_id,
+        supplier_firm=supplier,
     )
     if closed is None:
         return build(m.EngagementOpened(**fields), engagement_id, opened)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -141,6 +142,18 @@ def wait_for_kpis(
         wait_until(counted, timeout=timeout, message="the KPIs")
     except AssertionError:
         raise AssertionError(f"KPIs {found} != {dict(wanted)}") from None
+
+
+def provisional_report(region: httpx.Client, period: str) -> dict[str, Any]:
+    """A provisional report of the period as of now: a new version when one was issued before
+    (by another journey on the same platform)."""
+    body = {"period": period, "provisional": True}
+    response = region.post("/api/v1/reporting/reports", json=body)
+    if response.status_code == 200:  # the period's report, issued before
+        response = region.post("/api/v1/reporting/reports", json=body | {"supersede": True})
+    assert response.status_code == 201, response.text
+    report: dict[str, Any] = response.json()
+    return report
 
 
 def gateway_client(platform: RunningPlatform, key: str | None = None) -> httpx.Client:

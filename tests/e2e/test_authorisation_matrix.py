@@ -1,10 +1,11 @@
 """The authorisation matrix (docs/authorisation-matrix.yaml) against a running platform.
 
 One platform for the module. The fixture `world` creates, through the API, what the rows name:
-two centres admitted as members, a partner, four firms, labs and entries of each centre,
-duplicate pairs, demands, introductions, engagements, access requests and a report. Then every
-row is sent as every caller, and any outcome other than the table's fails the test; so does an
-operation of the merged OpenAPI document without a row, or a row without an operation.
+two centres admitted as members, a partner, five firms (two of them large enterprises), labs and
+entries of each centre, duplicate pairs, initiatives, demands, introductions, engagements,
+access requests, challenges with expressions of interest, and a report. Then every row is sent
+as every caller, and any outcome other than the table's fails the test; so does an operation of
+the merged OpenAPI document without a row, or a row without an operation.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class World:
     data_dir: Path
     keys: dict[str, str | None]
     objects: dict[str, str] = field(default_factory=dict)
+    related: dict[str, str] = field(default_factory=dict)
+    """What the fresh object of the request being sent came with, by kind of target (the
+    proposed team of a fresh challenge): `@kind` parameters and `${kind}` placeholders use it."""
     days: Iterator[int] = field(default_factory=lambda: itertools.count(30))
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_001))
     clients: dict[str | None, httpx.Client] = field(default_factory=dict)
@@ -197,13 +201,14 @@ def pair_of(world: World, entry_id: str, other_centre: str) -> str:
     raise AssertionError(f"no duplicate pair of {entry_id} with {other_centre}")
 
 
-def firm(world: World, key: str | None, name: str) -> str:
+def firm(world: World, key: str | None, name: str, *, large: bool = False) -> str:
+    """A micro enterprise, or a large one (which may publish challenges itself)."""
     body = {
         "name": name,
         "vat_number": world.vat(),
         "ateco_code": "25.62",
-        "employees": 9,
-        "turnover_eur": "800000.00",
+        "employees": 320 if large else 9,
+        "turnover_eur": "85000000.00" if large else "800000.00",
         "province": "PO",
         "municipality": "Prato",
     }
@@ -243,6 +248,127 @@ def access(world: World, key: str | None, equipment_id: str, firm_id: str | None
         f"/api/v1/matching/equipment/{equipment_id}/access-requests", json=body
     )
     return str(created(response)["id"])
+
+
+CHALLENGE_NEED = "Prove di trazione e microscopia dei materiali"
+"""A need the labs of the world fit (so that a challenge has proposed teams)."""
+EVALUATION_DELAY = timedelta(seconds=20)
+"""The deadline of the challenges the world evaluates: long enough to answer them first."""
+
+
+SIDES = {"a": "firm_own", "b": "firm_other", "ca": "centre_own", "cb": "centre_other"}
+"""The challenges' publisher sides, by the caller whose target they are."""
+
+
+def in_days(days: int) -> str:
+    return (datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)).isoformat()
+
+
+def challenge(world: World, key: str | None, firm_id: str, **fields: Any) -> str:
+    """A challenge published for the firm (members only), or a draft (`status="draft"`)."""
+    body: Json = {
+        "publisher_firm_id": firm_id,
+        "title": f"Sfida di filiera {next(world.numbers)}",
+        "description": "Una grande impresa cerca fornitori e laboratori per la sua filiera.",
+        "needs": [{"text": CHALLENGE_NEED}],
+        "deadline": in_days(60),
+        "visibility": "members",
+        "criteria": [{"name": "Fattibilità tecnica", "weight": 70}, {"name": "Costo"}],
+        "status": "open",
+        **fields,
+    }
+    return str(created(world.client(key).post("/api/v1/matching/challenges", json=body))["id"])
+
+
+def publisher_of(world: World, caller: str) -> tuple[str | None, str]:
+    """Who publishes a challenge like the caller's target, and for which firm: firm A (large)
+    for itself, the Region for firm B, each centre for a firm it registered."""
+    o, keys = world.objects, world.keys
+    return {
+        "firm_other": (keys["region"], o["firm_b"]),
+        "centre_own": (keys["centre_own"], o["firm_ca"]),
+        "centre_other": (keys["centre_b"], o["firm_cb"]),
+    }.get(caller, (keys["firm_own"], o["firm_a"]))
+
+
+def expression(world: World, key: str | None, challenge_id: str, *members: Json) -> str:
+    """An expression of interest of the key's firm or centre, its team meeting the need."""
+    body = {
+        "members": list(members),
+        "responses": [
+            {"need_index": 0, "text": "Prove e misure nostre.", "members": [*range(len(members))]}
+        ],
+        "message": "Siamo interessati.",
+    }
+    response = world.client(key).post(
+        f"/api/v1/matching/challenges/{challenge_id}/expressions", json=body
+    )
+    return str(created(response)["id"])
+
+
+def proposed_team(world: World, challenge_id: str) -> str:
+    """The best team the platform proposes for the challenge."""
+    response = world.as_("region").get(
+        f"/api/v1/matching/challenges/{challenge_id}/teams", params={"limit": 1}
+    )
+    teams = created(response, 200)["items"]
+    assert teams, f"no team proposed for challenge {challenge_id}"
+    return str(teams[0]["team_id"])
+
+
+def challenges(world: World) -> None:
+    """Challenges of each publisher side (firm A, large, for itself; the Region for firm B;
+    centres A and B for a firm each registered): open ones, drafts, and ones whose deadline
+    passes while the world is built, each answered by firm B (by centre B the one of firm B);
+    the Region's public challenge for the large firm L, answered by firms A and B and centres A
+    and B; three more evaluated ones to award (the Region's, firm A's, centre A's)."""
+    o, keys = world.objects, world.keys
+    region, firm_b = keys["region"], keys["firm_b"]
+    sides = {side: publisher_of(world, caller) for side, caller in SIDES.items()}
+    deadline = datetime.now(UTC) + EVALUATION_DELAY
+    for side, (key, firm_id) in sides.items():
+        o[f"evaluating_{side}"] = challenge(world, key, firm_id, deadline=deadline.isoformat())
+        o[f"evaluated_{side}"] = (
+            expression(world, keys["centre_b"], o[f"evaluating_{side}"], {"lab_id": o["lab_b"]})
+            if side == "b"
+            else expression(world, firm_b, o[f"evaluating_{side}"], {"firm_id": o["firm_b"]})
+        )
+    for caller, (key, firm_id) in (
+        ("region", (region, o["firm_l"])),
+        ("firm_own", sides["a"]),
+        ("centre_own", sides["ca"]),
+    ):
+        o[f"award_{caller}"] = challenge(world, key, firm_id, deadline=deadline.isoformat())
+        o[f"award_expression_{caller}"] = expression(
+            world, firm_b, o[f"award_{caller}"], {"firm_id": o["firm_b"]}
+        )
+    for side, (key, firm_id) in sides.items():
+        o[f"challenge_{side}"] = challenge(world, key, firm_id)
+        o[f"draft_challenge_{side}"] = challenge(world, key, firm_id, status="draft")
+    o["team_a"] = proposed_team(world, o["challenge_a"])
+    o["public_challenge"] = challenge(world, region, o["firm_l"], visibility="public")
+    for name, key, member in (
+        ("expression_fa", keys["firm_own"], {"firm_id": o["firm_a"]}),
+        ("expression_fb", firm_b, {"firm_id": o["firm_b"]}),
+        ("expression_ca", keys["centre_own"], {"lab_id": o["lab_a"]}),
+        ("expression_cb", keys["centre_b"], {"lab_id": o["lab_b"]}),
+    ):
+        o[name] = expression(world, key, o["public_challenge"], member)
+
+
+def evaluated(world: World) -> None:
+    """Once the deadline of the evaluated challenges passed: the expressions to award are
+    shortlisted (by the Region)."""
+    o = world.objects
+
+    def evaluating() -> bool:
+        response = world.as_("region").get(f"/api/v1/matching/challenges/{o['award_region']}")
+        return bool(response.json()["status"] == "evaluating")
+
+    wait_until(evaluating, timeout=60, message="the deadline of the evaluated challenges")
+    for caller in ("region", "firm_own", "centre_own"):
+        path = f"{o[f'award_{caller}']}/expressions/{o[f'award_expression_{caller}']}/shortlist"
+        created(world.as_("region").post(f"/api/v1/matching/challenges/{path}"), 200)
 
 
 def build_world(platform: RunningPlatform, data_dir: Path) -> World:
@@ -325,8 +451,9 @@ def build_world(platform: RunningPlatform, data_dir: Path) -> World:
     o["overlap_ab"] = overlap_pair(world)
 
     # Matching: firms, demands, introductions (once the labs reached matching's index).
-    o["firm_a"] = firm(world, partner, "Impresa A")
+    o["firm_a"] = firm(world, partner, "Impresa A", large=True)
     o["firm_b"] = firm(world, platform.region_key, "Impresa B")
+    o["firm_l"] = firm(world, platform.region_key, "Grande impresa L", large=True)
     o["firm_ca"] = firm(world, centre_a, "Impresa assistita da A")
     o["firm_cb"] = firm(world, centre_b, "Impresa assistita da B")
     world.keys["firm_own"] = world.keys["firm_other"] = create_api_key(
@@ -357,6 +484,7 @@ def build_world(platform: RunningPlatform, data_dir: Path) -> World:
         )
 
     wait_until(labs_indexed, timeout=20, message="the labs of A and B in matching's index")
+    challenges(world)  # the evaluated ones' deadline passes while the rest is built
     o["introduction_a"] = introduction(world, world.keys["firm_own"], o["demand_a"], o["lab_a"])
     o["introduction_b"] = introduction(world, firm_b_key, o["demand_b"], o["lab_b"])
     o["engagement_a"] = engagement(world, centre_a, o["introduction_a"])
@@ -382,6 +510,7 @@ def build_world(platform: RunningPlatform, data_dir: Path) -> World:
             )
         )["id"]
     )
+    evaluated(world)
     return world
 
 
@@ -510,6 +639,26 @@ def fresh_entry(plural: str, body: Json) -> Fresh:
     return make
 
 
+def fresh_challenge(**fields: Any) -> Fresh:
+    def make(world: World, caller: str) -> tuple[str, str | None]:
+        key, firm_id = publisher_of(world, caller)
+        return challenge(world, key, firm_id, **fields), None
+
+    return make
+
+
+def fresh_invitation(world: World, caller: str) -> tuple[str, str | None]:
+    challenge_id, _ = fresh_challenge()(world, caller)
+    world.related["proposed_team"] = proposed_team(world, challenge_id)
+    return challenge_id, None
+
+
+def fresh_award(world: World, caller: str) -> tuple[str, str | None]:
+    """One of the evaluated challenges kept for the award, with its shortlisted expression."""
+    world.related["evaluated_expression"] = world.objects[f"award_expression_{caller}"]
+    return world.objects[f"award_{caller}"], None
+
+
 def fresh_application(world: World, caller: str) -> tuple[str, str | None]:
     body = world.application_body(f"Candidato {next(world.numbers)}")
     response = world.as_("anonymous").post("/api/v1/membership/applications", json=body)
@@ -546,10 +695,22 @@ FRESH: dict[str, Fresh] = {
     "POST /api/v1/matching/access-requests/{request_id}/approval": fresh_access,
     "POST /api/v1/matching/access-requests/{request_id}/decline": fresh_access,
     "POST /api/v1/matching/access-requests/{request_id}/cancellation": fresh_access,
+    "POST /api/v1/matching/challenges/{challenge_id}/publication": fresh_challenge(status="draft"),
+    "POST /api/v1/matching/challenges/{challenge_id}/closure": fresh_challenge(),
+    "POST /api/v1/matching/challenges/{challenge_id}/award": fresh_award,
+    "POST /api/v1/matching/challenges/{challenge_id}/expressions": fresh_challenge(),
+    "POST /api/v1/matching/challenges/{challenge_id}/teams/{team_id}/invitation": (
+        fresh_invitation
+    ),
 }
 
 
 # -- requests ------------------------------------------------------------------------------------
+
+
+def target(world: World, matrix: Json, kind: str, caller: str) -> str:
+    """The object of that kind the caller's request names (what a fresh object came with)."""
+    return world.related.get(kind) or world.objects[target_of(matrix, kind, caller)]
 
 
 def fill(value: Any, world: World, matrix: Json, caller: str) -> Any:
@@ -565,10 +726,12 @@ def fill(value: Any, world: World, matrix: Json, caller: str) -> Any:
         return world.application_body(f"Candidato {next(world.numbers)}")
     if name == "vat":
         return world.vat()
-    if name == "firm":
-        return world.objects[target_of(matrix, "firm", caller)]
+    if name in matrix["targets"]:  # the caller's target of that kind, e.g. ${firm}
+        return target(world, matrix, name, caller)
     if name == "quarter":
         return quarter()
+    if name == "deadline":
+        return in_days(30)
     if name in ("start", "end"):
         raise AssertionError("${start} and ${end} are filled together")
     return world.objects[name]
@@ -594,14 +757,16 @@ def send(world: World, matrix: Json, row: Json, caller: str, expected: str) -> O
     key = world.keys[caller]
     path = template
     fresh = FRESH.get(op) if row.get("fresh") and expected.startswith("2") else None
+    world.related.clear()
+    made, own_key = fresh(world, caller) if fresh is not None else (None, None)
+    key = own_key or key
     for name, kind in (row.get("params") or {}).items():
         if kind.startswith("="):
             value = kind[1:]
-        elif kind.startswith("@"):  # never replaced by a fresh object
-            value = world.objects[target_of(matrix, kind[1:], caller)]
-        elif fresh is not None:
-            value, own_key = fresh(world, caller)
-            key = own_key or key
+        elif kind.startswith("@"):  # never the fresh object (but what it came with)
+            value = target(world, matrix, kind[1:], caller)
+        elif made is not None:
+            value = made
         else:
             value = world.objects[target_of(matrix, kind, caller)]
         path = path.replace("{" + name + "}", value)
@@ -611,7 +776,11 @@ def send(world: World, matrix: Json, row: Json, caller: str, expected: str) -> O
         raw = {**raw, "start": start, "end": end}
     body = fill(raw, world, matrix, caller)
     headers = {}
-    if row.get("if_match"):
+    if row.get("if_match") == "caller":  # what only the caller may read (its own expression)
+        current = world.client(key).get(path)
+        if current.status_code == 200:
+            headers["If-Match"] = current.headers["etag"]
+    elif row.get("if_match"):
         current = world.as_("region").get(path)
         assert current.status_code == 200, f"{op}: cannot read {path}: {current.text}"
         headers["If-Match"] = current.headers["etag"]

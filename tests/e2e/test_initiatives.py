@@ -7,9 +7,7 @@ report."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,11 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from clock_cli import postgres
 from tests.e2e.platform import (
-    SERVICES,
     RunningPlatform,
     create_api_key,
-    fresh_ports,
     gateway_client,
-    start_platform,
-    stop_platform,
+    provisional_report,
     wait_for_kpis,
     wait_for_types,
     wait_until,
@@ -37,41 +31,17 @@ SIGNATORIES = uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it")
 ASEV, LUCENSE, CPTM = (
     str(uuid.uuid5(SIGNATORIES, f"signatory:{key}")) for key in ("asev", "lucense", "cptm")
 )
-POSTGRES_URL = os.environ.get("CLOCK_TEST_POSTGRES_URL")
 CATALOG = "/api/v1/catalog"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """The databases' settings: none (SQLite files in the data directory) or a PostgreSQL
-    database per component, dropped afterwards."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    if not POSTGRES_URL:
-        pytest.skip("CLOCK_TEST_POSTGRES_URL not set")
-    suffix = uuid.uuid4().hex[:8]
-    names = {c: f"clock_e2e_{suffix}_{c}" for c in (*SERVICES, "gateway")}
-    postgres.create_databases(POSTGRES_URL, list(names.values()))
-    try:
-        yield {
-            f"CLOCK_{c.upper()}_DATABASE_URL": postgres.with_database(POSTGRES_URL, name)
-            for c, name in names.items()
-        }
-    finally:
-        postgres.drop_databases(POSTGRES_URL, list(names.values()))
+@pytest.fixture
+def platform(shared_platform: tuple[RunningPlatform, Path]) -> RunningPlatform:
+    return shared_platform[0]
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("clock-e2e-initiatives")
-
-
-@pytest.fixture(scope="module")
-def platform(data_dir: Path, backend: dict[str, str]) -> Iterator[RunningPlatform]:
-    running = start_platform(data_dir, fresh_ports(), env=backend)
-    yield running
-    stop_platform(running)
+@pytest.fixture
+def data_dir(shared_platform: tuple[RunningPlatform, Path]) -> Path:
+    return shared_platform[1]
 
 
 def created(response: httpx.Response) -> dict[str, Any]:
@@ -310,11 +280,10 @@ def test_initiatives_from_registration_to_the_report(
     }
     wait_for_kpis(region, month, wanted)
     quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
-    report = region.post("/api/v1/reporting/reports", json={"period": quarter, "provisional": True})
-    assert report.status_code == 201, report.text
+    report = provisional_report(region, quarter)
     in_report = {
         i["kpi"]: i["value"]
-        for i in report.json()["kpis"]
+        for i in report["kpis"]
         if i["dimension"] is None and i["period"] == quarter and i["kpi"] in wanted
     }
     assert in_report == wanted  # a fresh platform: nothing in the quarter before this month

@@ -60,6 +60,7 @@ MONEY = tuple(
     for words in ("decimal places", "digits in total")
     for field in (
         "budget_eur",
+        "prize_eur",
         "tariff_eur_per_hour",
         "value_eur",
         "turnover_eur",
@@ -103,6 +104,21 @@ INITIATIVE_RULES = (
         )
     ),
 )
+
+# A challenge: the Region or a centre names the registered firm it publishes for; a sector of
+# the ATECO list; a deadline in the future (and within the calendar once in UTC); firms to
+# invite only for an `invited` challenge, registered, not the publisher.
+CHALLENGE_RULES = (
+    ("publisher_firm_id", None),
+    ("sector", None),
+    ("deadline", "not in the future"),
+    ("deadline", "out of range"),
+    ("invited_firm_ids", None),
+)
+# An expression of interest: a team of firms or labs (exactly one of the two ids), registered
+# firms and published labs, no repeats, the respondent in it; responses to needs the challenge
+# has, by members the team has.
+EXPRESSION_RULES = (("members", None), ("responses", None))
 
 # Schema-valid requests that a business rule rejects with 422: (field, words of the message).
 # Each is a rule the document cannot state (check digits, code lists, cross-field rules, dates
@@ -179,6 +195,14 @@ BUSINESS_RULES: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("deadline", "in the past"),
         ("body", "trl_target"),  # the target TRL is not below the current one
         *(("needs", code) for _, code in TAXONOMY_FILTERS),
+    ),
+    "POST /api/v1/matching/challenges": CHALLENGE_RULES,
+    "PATCH /api/v1/matching/challenges/{challenge_id}": CHALLENGE_RULES,
+    "POST /api/v1/matching/challenges/{challenge_id}/expressions": EXPRESSION_RULES,
+    # Only an expression of interest of this challenge is awarded (an id the document cannot list).
+    "POST /api/v1/matching/challenges/{challenge_id}/award": (("expression_id", None),),
+    "PATCH /api/v1/matching/challenges/{challenge_id}/expressions/{expression_id}": (
+        EXPRESSION_RULES
     ),
     "POST /api/v1/matching/demands/{demand_id}/introductions": (
         ("body", "either lab_id or consortium"),  # exactly one of the two

@@ -63,6 +63,22 @@ def centre(org_id: str) -> Signed:
     return Signed(Role.CENTRE, org_id)
 
 
+Rows = dict[tuple[str, str, str | None, str | None], Any]
+"""KPI values by (kpi, period, dimension, key)."""
+
+
+def rows_of(items: Sequence[Mapping[str, Any]]) -> Rows:
+    return {(i["kpi"], i["period"], i["dimension"], i["key"]): i["value"] for i in items}
+
+
+async def get_json(client: httpx.AsyncClient, path: str, **params: str) -> dict[str, Any]:
+    """A GET as the Region that must succeed."""
+    response = await client.get(path, params=params, headers=REGION)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 @dataclass
 class FakeClock:
     now: datetime = NOW

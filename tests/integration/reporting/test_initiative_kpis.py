@@ -16,7 +16,16 @@ from kernel.migrations import alembic_config, upgrade
 from services.reporting.app import MIGRATIONS
 from services.reporting.rebuild import rebuild
 from tests.integration.reporting import builders as b
-from tests.integration.reporting.conftest import ANONYMOUS, REGION, Kpis, Service, centre
+from tests.integration.reporting.conftest import (
+    ANONYMOUS,
+    REGION,
+    Kpis,
+    Rows,
+    Service,
+    centre,
+    get_json,
+    rows_of,
+)
 
 A, B, C = b.CENTRE_A, b.CENTRE_B, b.CENTRE_C
 KPIS = (
@@ -54,22 +63,13 @@ Q3 = {
 }
 """The totals of 2026-Q3 in `initiatives_scenario`."""
 
-Rows = dict[tuple[str, str, str | None, str | None], Any]
-
-
-def _rows(items: list[dict[str, Any]]) -> Rows:
-    return {(i["kpi"], i["period"], i["dimension"], i["key"]): i["value"] for i in items}
-
 
 async def _get(svc: Service, path: str, **params: str) -> dict[str, Any]:
-    response = await svc.client.get(path, params=params, headers=REGION)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await get_json(svc.client, path, **params)
 
 
 async def _kpis(svc: Service, **params: str) -> Rows:
-    return _rows((await _get(svc, "/kpis", kpi=",".join(KPIS), **params))["items"])
+    return rows_of((await _get(svc, "/kpis", kpi=",".join(KPIS), **params))["items"])
 
 
 async def test_initiative_kpis_by_period_and_dimension_and_in_the_report(svc: Service) -> None:
@@ -137,7 +137,7 @@ async def test_initiative_kpis_by_period_and_dimension_and_in_the_report(svc: Se
         params={"from": "2026-Q3", "to": "2026-Q3", "period": "quarter", "by": "centre"},
         headers=centre(B),
     )
-    own = _rows(response.json()["items"])
+    own = rows_of(response.json()["items"])
     assert own[("joint_actions_registered", "2026-Q3", "centre", B)] == 2
     assert {key for (_, _, _, key) in own} == {None, B}
 
@@ -148,7 +148,7 @@ async def test_initiative_kpis_by_period_and_dimension_and_in_the_report(svc: Se
     compared = {r["kpi"]: r for r in report["comparison"]}
     assert {kpi: compared[kpi]["current"] for kpi in KPIS} == Q3
     assert compared["initiatives_registered"]["previous"] == 0
-    content = _rows(report["kpis"])
+    content = rows_of(report["kpis"])
     assert content[("initiatives_registered", "2026-Q3", "programme", "horizon_europe")] == 1
     assert content[("initiatives_registered", "2026-Q3", "centre", C)] == 2
     assert content[("dissemination_events_held", "2026-Q3", "province", "LU")] == 1
