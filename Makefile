@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/clock run
 
+# Two workers, a test file each at a time (a file's platform or harness stays in one worker).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests/unit

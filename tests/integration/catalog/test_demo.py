@@ -27,6 +27,9 @@ async def test_demo_labs_load_once_and_show_with_their_members(catalog: Catalog)
     svc = catalog
     engines = [create_engine(svc.database_url) for _ in range(2)]
     try:
+        for engine in engines:  # connected first: what races is the seeding, not SQLite's setup
+            async with engine.connect():
+                pass
         loaded = await asyncio.gather(
             *(seed.seed(create_sessionmaker(engine), now=START) for engine in engines)
         )
