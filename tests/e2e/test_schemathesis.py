@@ -2,7 +2,7 @@
 the gateway serves, with every check schemathesis has, as the Region (and, for the catalogue's
 writes, as a member centre). Deterministic: the same cases on every run.
 
-`CLOCK_FUZZ_EXAMPLES` (default 10) bounds the examples per operation of the fuzzing phase;
+`CLOCK_FUZZ_EXAMPLES` (default 6) bounds the examples per operation of the fuzzing phase;
 `make fuzz` runs a longer campaign. The few failures tolerated below are narrowed to the exact
 operation, check and cause, each with the reason it is not a defect (or, for code this test's
 owners may not change, where it is reported).
@@ -40,7 +40,7 @@ from tests.e2e.platform import (
 # Thousands of requests in a few minutes from one key: the gateway's rate limits would answer
 # 429 to most of them, and this test is about what the services answer.
 UNTHROTTLED = {"CLOCK_GATEWAY_RATE_LIMIT_ENABLED": "false"}
-EXAMPLES = int(os.environ.get("CLOCK_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("CLOCK_FUZZ_EXAMPLES", "6"))
 SIGNATORIES = uuid.uuid5(uuid.NAMESPACE_DNS, "membership.clock.toscana.it")
 TLS = str(uuid.uuid5(SIGNATORIES, "signatory:tls"))
 
