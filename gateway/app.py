@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import __doc__ as DESCRIPTION
-from gateway import api
+from gateway import api, dashboard
 from gateway.audit import AuditLog
 from gateway.auth_jwt import JwksCache, JwtVerifier
 from gateway.cache import PublicCache
@@ -230,6 +230,7 @@ def create_app(
 
     add_health_routes(app, readiness)
     app.include_router(api.router)
+    dashboard.mount(app)
     # Added innermost first: each add_middleware wraps what is there.
     app.add_middleware(
         RequestLimits,
@@ -250,6 +251,7 @@ def create_app(
         SecurityHeaders,
         hsts_max_age=settings.hsts_max_age,
         pages={api.DOCS_PATH: page_csp(api.swagger_page())},
+        prefixes={dashboard.PATH: dashboard.CSP},
     )
     app.add_middleware(RequestContextMiddleware, app_name="gateway")
     return app

@@ -1,4 +1,5 @@
-"""Authentication and rate limiting of every request but the health probes (ASGI middleware).
+"""Authentication and rate limiting of every request but the health probes and the dashboard's
+static files (ASGI middleware).
 
 For each request: refuse (429) credentials from an IP that failed to authenticate too often,
 authenticate (401/403/503 problems), count the request against the caller's rate limit (429
@@ -17,6 +18,8 @@ from gateway.state import GatewayState, state_of
 from kernel.errors import DomainError, TooManyRequests, Unauthenticated, domain_problem
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The dashboard's page, scripts and styles hold no data: loading them costs no one's quota.
+PUBLIC_PREFIXES = ("/dashboard",)
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -32,12 +35,20 @@ def caller_of(scope: Scope) -> Caller | None:
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, *, exempt: frozenset[str] = HEALTH_PATHS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        exempt: frozenset[str] = HEALTH_PATHS,
+        exempt_prefixes: tuple[str, ...] = PUBLIC_PREFIXES,
+    ) -> None:
         self.app = app
         self.exempt = exempt
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self.exempt or path.startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         state = state_of(scope)

@@ -55,18 +55,29 @@ class SecurityHeaders:
         *,
         hsts_max_age: int = 0,
         pages: dict[str, str] | None = None,
+        prefixes: dict[str, str] | None = None,
     ) -> None:
-        """`pages`: the Content-Security-Policy of each HTML page, by path."""
+        """`pages`: the Content-Security-Policy of each HTML page, by path; `prefixes`: of every
+        path under a prefix (the dashboard's files)."""
         self.app = app
         self.hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age > 0 else None
         self.pages = pages or {}
+        self.prefixes = prefixes or {}
+
+    def policy(self, path: str) -> str:
+        if path in self.pages:
+            return self.pages[path]
+        for prefix, policy in self.prefixes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return policy
+        return API_CSP
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = False
-        csp = self.pages.get(scope["path"], API_CSP)
+        csp = self.policy(scope["path"])
 
         async def secure_send(message: Message) -> None:
             nonlocal started

@@ -1,7 +1,7 @@
 """HTTP routes of the matching service (mounted by the gateway at /api/v1/matching).
 
 Thin: parse, call the rules, commit, shape the response. The rules live in `service`,
-`engagements` and `access`.
+`engagements`, `access` and `gaps`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
 from kernel.openapi import problems
-from services.matching import access, ateco, engagements, initiatives, service
-from services.matching.consortia import Proposal
+from services.matching import access, ateco, engagements, gaps, initiatives, service
+from services.matching.consortia import MIN_SCORE, Proposal
 from services.matching.embedding import Embedder
 from services.matching.matcher import Ranker, RequestRanker
 from services.matching.models import AccessRequest, Demand, Engagement, Firm, Introduction
@@ -41,6 +41,8 @@ from services.matching.schemas import (
     FirmOut,
     FirmPatch,
     Fit,
+    GapOut,
+    GapPage,
     InitiativeMatchOut,
     IntroductionIn,
     IntroductionOut,
@@ -85,6 +87,7 @@ IfMatch = Annotated[str | None, Header(description="The ETag you read; required.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of a page.")]
 MatchLimit = Annotated[int, Query(ge=1, le=50, description="How many labs.")]
+GapLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Demands examined per page.")]
 
 
 # -- shaping --------------------------------------------------------------------------------
@@ -194,6 +197,23 @@ def consortium_out(proposal: Proposal) -> ConsortiumOut:
         uncovered_needs=list(proposal.uncovered_needs),
         centres=proposal.centres,
         partners=proposal.partners,
+    )
+
+
+def gap_out(gap: gaps.Gap) -> GapOut:
+    return GapOut(
+        demand_id=gap.demand.id,
+        firm_id=gap.firm.id,
+        firm_name=gap.firm.name,
+        firm_province=gap.firm.province,
+        sector=gap.firm.ateco_code,
+        need_index=gap.need_index,
+        text=gap.text,
+        tags=gap.tags,
+        best_score=round(gap.best_score, 4),
+        best_lab_id=gap.best_lab_id,
+        best_centre_id=gap.best_centre_id,
+        submitted_at=gap.demand.created_at,
     )
 
 
@@ -456,6 +476,28 @@ async def demand_consortia(
     )
     await session.commit()
     return ConsortiumPage(items=[consortium_out(p) for p in proposals])
+
+
+@router.get("/gaps", tags=["matches"], responses=problems(403))
+async def list_gaps(
+    session: SessionDep,
+    principal: PrincipalDep,
+    ranker: RankerDep,
+    limit: GapLimit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> GapPage:
+    """The Region's gaps: the needs of active firms' demands (not challenges') that no member
+    lab covers, i.e. no lab scores at least `min_score` for the need (as for consortia).
+    Pages are of demands, newest first; a page may list no need and still have a next one."""
+    found, examined, next_cursor = await gaps.list_gaps(
+        session, principal=principal, ranker=ranker, limit=limit, cursor=cursor
+    )
+    return GapPage(
+        items=[gap_out(g) for g in found],
+        next_cursor=next_cursor,
+        demands_examined=examined,
+        min_score=MIN_SCORE,
+    )
 
 
 # -- introductions --------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 MAX_COMBINATIONS = 20_000
+MIN_SCORE = 0.25
+"""The score a lab needs for a need to count as covered: the default of `propose`, and what
+`gaps` lists below it (named once, so that the two cannot drift)."""
 NAMESPACE = uuid.UUID("6f1c6d0e-3d3f-4d53-9c36-2a4b3a6f5e11")
 
 
@@ -74,7 +77,7 @@ def propose(
     demand_id: str,
     candidates: Sequence[Sequence[Candidate]],
     *,
-    min_score: float = 0.25,
+    min_score: float = MIN_SCORE,
     relative: float = 0.75,
     centre_bonus: float = 0.02,
     limit: int = 5,

@@ -367,6 +367,36 @@ class ConsortiumPage(BaseModel):
     next_cursor: str | None = None
 
 
+class GapOut(Out):
+    demand_id: str
+    firm_id: str
+    firm_name: str
+    firm_province: str = Field(description="ISTAT two-letter code of the firm's province.")
+    sector: str = Field(description="The firm's ATECO 2025 code.")
+    need_index: int = Field(ge=0, description="Position of the need in the demand's `needs`.")
+    text: str
+    tags: dict[str, list[str]] = Field(description="The need's tags.")
+    best_score: float = Field(
+        ge=0, le=1, description="Score of the best lab for the need; 0 when the index is empty."
+    )
+    best_lab_id: str | None = Field(description="The best lab for the need, if any.")
+    best_centre_id: str | None
+    submitted_at: datetime = Field(description="When the demand was submitted.")
+
+
+class GapPage(BaseModel):
+    items: list[GapOut] = Field(
+        description="The needs no member lab covers, of the demands of this page, newest first."
+    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+    demands_examined: int = Field(
+        ge=0, description="Active demands of this page (a page may examine some and list none)."
+    )
+    min_score: float = Field(
+        description="A need is a gap when no lab scores at least this for it (as for consortia)."
+    )
+
+
 # -- introductions and engagements ----------------------------------------------------------
 
 
