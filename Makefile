@@ -30,7 +30,7 @@ run: $(STAMP)
 
 # Two workers, a test file each at a time (a file's platform or harness stays in one worker).
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests/unit
