@@ -230,7 +230,7 @@ def create_app(
 
     add_health_routes(app, readiness)
     app.include_router(api.router)
-    dashboard.mount(app)
+    dashboard.mount(app, settings)
     # Added innermost first: each add_middleware wraps what is there.
     app.add_middleware(
         RequestLimits,
@@ -251,7 +251,7 @@ def create_app(
         SecurityHeaders,
         hsts_max_age=settings.hsts_max_age,
         pages={api.DOCS_PATH: page_csp(api.swagger_page())},
-        prefixes={dashboard.PATH: dashboard.CSP},
+        prefixes={dashboard.PATH: dashboard.policy(settings)},
     )
     app.add_middleware(RequestContextMiddleware, app_name="gateway")
     return app

@@ -169,6 +169,33 @@ class GatewaySettings(CommonSettings):
         description="Claim shown as the principal's name (optional).",
     )
 
+    # --- the dashboard's sign-in with the identity provider ------------------------------------
+    dashboard_oidc_client_id: str | None = Field(
+        None,
+        validation_alias="CLOCK_GATEWAY_DASHBOARD_OIDC_CLIENT_ID",
+        description="The dashboard's client id at the identity provider (a public client: "
+        "authorization code with PKCE, no secret). With the two endpoints below, the sign-in "
+        "page offers to sign in there; the provider must let the dashboard's origin call its "
+        "token endpoint (CORS) and accept `<gateway>/dashboard/` as redirect URI.",
+    )
+    dashboard_oidc_authorization_endpoint: str | None = Field(
+        None,
+        validation_alias="CLOCK_GATEWAY_DASHBOARD_OIDC_AUTHORIZATION_ENDPOINT",
+        description="The provider's authorization endpoint (https://, or http:// for a local one).",
+    )
+    dashboard_oidc_token_endpoint: str | None = Field(
+        None,
+        validation_alias="CLOCK_GATEWAY_DASHBOARD_OIDC_TOKEN_ENDPOINT",
+        description="The provider's token endpoint; its access token is the bearer token the "
+        "gateway checks (`CLOCK_GATEWAY_OIDC_*`).",
+    )
+    dashboard_oidc_scope: str = Field(
+        "openid",
+        min_length=1,
+        validation_alias="CLOCK_GATEWAY_DASHBOARD_OIDC_SCOPE",
+        description="Scopes the dashboard asks for (space-separated).",
+    )
+
     # --- rate limits ----------------------------------------------------------------------------
     rate_limit_enabled: bool = Field(
         True,
@@ -408,7 +435,47 @@ class GatewaySettings(CommonSettings):
             raise ValueError(f"bearer tokens need the issuer, JWKS and audience: set {missing}")
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CLOCK_GATEWAY_CORS_ORIGINS '*' cannot allow credentials")
+        self._dashboard_oidc_complete()
         return self
+
+    def _dashboard_oidc_complete(self) -> None:
+        given = {
+            "CLOCK_GATEWAY_DASHBOARD_OIDC_CLIENT_ID": self.dashboard_oidc_client_id,
+            "CLOCK_GATEWAY_DASHBOARD_OIDC_AUTHORIZATION_ENDPOINT": (
+                self.dashboard_oidc_authorization_endpoint
+            ),
+            "CLOCK_GATEWAY_DASHBOARD_OIDC_TOKEN_ENDPOINT": self.dashboard_oidc_token_endpoint,
+        }
+        if not any(given.values()):
+            return
+        missing = [name for name, value in given.items() if not value]
+        if missing:
+            raise ValueError(f"the dashboard's sign-in needs {', '.join(missing)} too")
+        if not self.oidc_enabled:
+            raise ValueError(
+                "the dashboard's sign-in gets tokens the gateway must accept: set "
+                "CLOCK_GATEWAY_OIDC_ISSUER, _JWKS and _AUDIENCE"
+            )
+        for name in list(given)[1:]:
+            parts = urlsplit(str(given[name]))
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise ValueError(f"{name} must be an https:// (or http://) URL")
+
+    @property
+    def dashboard_oidc(self) -> dict[str, str] | None:
+        """What the dashboard needs to sign in at the identity provider, if configured."""
+        if not (
+            self.dashboard_oidc_client_id
+            and self.dashboard_oidc_authorization_endpoint
+            and self.dashboard_oidc_token_endpoint
+        ):
+            return None
+        return {
+            "client_id": self.dashboard_oidc_client_id,
+            "authorization_endpoint": self.dashboard_oidc_authorization_endpoint,
+            "token_endpoint": self.dashboard_oidc_token_endpoint,
+            "scope": self.dashboard_oidc_scope,
+        }
 
     @property
     def oidc_enabled(self) -> bool:

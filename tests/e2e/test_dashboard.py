@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from services.catalog import seed
+from tests.e2e.identity_provider import IdentityProvider, serve_identity_provider
 from tests.e2e.platform import (
     RunningPlatform,
     create_api_key,
@@ -70,9 +71,27 @@ def this_month() -> str:
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPlatform, Path]]:
+def identity_provider() -> Iterator[tuple[IdentityProvider, dict[str, int]]]:
+    """The Region's identity provider, which knows the dashboard by its address (the
+    platform's ports are chosen before either starts)."""
+    ports = fresh_ports()
+    gateway = f"http://127.0.0.1:{ports['GATEWAY']}"
+    with serve_identity_provider(
+        redirect_uri=f"{gateway}/dashboard/",
+        allowed_origin=gateway,
+        user={"role": "region", "org": None, "sub": "officer-7", "name": "Anna Verdi"},
+    ) as provider:
+        yield provider, ports
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory,
+    identity_provider: tuple[IdentityProvider, dict[str, int]],
+) -> Iterator[tuple[RunningPlatform, Path]]:
+    provider, ports = identity_provider
     data_dir = tmp_path_factory.mktemp("clock-dashboard")
-    running = start_platform(data_dir, fresh_ports())
+    running = start_platform(data_dir, ports, env=provider.settings())
     try:
         region = gateway_client(running, running.region_key)
         # The demo data has reached reporting: every demo lab and entry published, the seven
@@ -136,7 +155,7 @@ def shot(page: Page, name: str) -> None:
 def sign_in(page: Page, gateway: str, key: str) -> None:
     page.goto(f"{gateway}/dashboard")
     page.get_by_label("Chiave API o token").fill(key)
-    page.get_by_role("button", name="Accedi").click()
+    page.get_by_role("button", name="Accedi", exact=True).click()
     expect(page.get_by_role("button", name="Esci")).to_be_visible()
 
 
@@ -158,12 +177,12 @@ def test_the_region_signs_in_and_the_tiles_are_the_apis_figures(
     page.goto(f"{running.gateway}/dashboard")
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     page.get_by_label("Chiave API o token").fill("clk_not-a-key")
-    page.get_by_role("button", name="Accedi").click()
+    page.get_by_role("button", name="Accedi", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("Chiave o token non validi")
     shot(page, "sign-in")
 
     page.get_by_label("Chiave API o token").fill(running.region_key)
-    page.get_by_role("button", name="Accedi").click()
+    page.get_by_role("button", name="Accedi", exact=True).click()
     expect(page.get_by_role("heading", name="Panoramica", level=1)).to_be_visible()
     tiles = page.locator("li.tile")
     expect(tiles).to_have_count(12)
@@ -428,3 +447,37 @@ def test_a_centre_and_a_guest_see_only_what_they_may_do(
     expect(page.get_by_role("heading", name=re.compile("Aderenti"))).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("Comitato"))).to_have_count(0)
     shot(page, "guest")
+
+
+def test_the_region_signs_in_at_its_identity_provider(
+    platform: tuple[RunningPlatform, Path],
+    identity_provider: tuple[IdentityProvider, dict[str, int]],
+    page: Page,
+) -> None:
+    running, _ = platform
+    provider, _ = identity_provider
+    page.goto(f"{running.gateway}/dashboard/")
+    page.get_by_role("button", name="Accedi con il tuo account").click()
+    # To the provider and back: the code is exchanged with its verifier, and leaves the URL.
+    expect(page.get_by_role("heading", name="Panoramica", level=1)).to_be_visible()
+    expect(page.locator("#who")).to_have_text("Regione · Anna Verdi")
+    assert "code=" not in page.url
+    assert provider.tokens_issued == 1 and not provider.refusals
+    expect(page.locator("li.tile")).to_have_count(12)
+
+    # A return the dashboard did not ask for (another state) exchanges nothing.
+    page.get_by_role("button", name="Esci").click()
+    page.goto(f"{running.gateway}/dashboard/?code=stolen&state=forged")
+    expect(page.locator("#notices")).to_contain_text("Accesso non riuscito")
+    expect(page.get_by_role("button", name="Accedi con il tuo account")).to_be_visible()
+    assert provider.tokens_issued == 1
+    assert "code=" not in page.url
+
+    # A token the gateway no longer accepts (here: forgotten by hand) sends back to sign-in.
+    page.get_by_role("button", name="Accedi con il tuo account").click()
+    expect(page.get_by_role("heading", name="Panoramica", level=1)).to_be_visible()
+    page.evaluate("localStorage.setItem('clock.credentials', 'clk_revoked')")
+    page.get_by_role("link", name="Catalogo").click()
+    expect(page.locator("#notices")).to_contain_text("accedi di nuovo")
+    expect(page.get_by_role("button", name="Accedi con il tuo account")).to_be_visible()
+    shot(page, "sign-in-provider")

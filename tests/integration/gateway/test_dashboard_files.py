@@ -8,9 +8,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gateway.dashboard import CSP, STATIC
+import pytest
+from pydantic import ValidationError
+
+from gateway.dashboard import STATIC, policy
 from kernel.principal import Role
-from tests.integration.gateway.conftest import Gateway
+from tests.integration.gateway.conftest import Gateway, gateway_settings
 
 
 async def test_the_page_and_its_files_under_their_own_policy(gateway: Gateway) -> None:
@@ -18,13 +21,14 @@ async def test_the_page_and_its_files_under_their_own_policy(gateway: Gateway) -
     assert redirect.status_code == 308
     assert redirect.headers["location"] == "/dashboard/"
 
+    csp = policy(gateway.settings)
     page = await gateway.client.get("/dashboard/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="js/main.js">' in page.text
-    assert page.headers["content-security-policy"] == CSP
-    assert "script-src 'self';" in CSP and "'unsafe-inline'" not in CSP
-    assert "connect-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
+    assert page.headers["content-security-policy"] == csp
+    assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp
+    assert "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-cache"
     etag = page.headers["etag"]
@@ -37,12 +41,12 @@ async def test_the_page_and_its_files_under_their_own_policy(gateway: Gateway) -
         "text/javascript",
         "application/javascript",
     )
-    assert script.headers["content-security-policy"] == CSP
+    assert script.headers["content-security-policy"] == csp
 
     missing = await gateway.client.get("/dashboard/js/nothing.js")
     assert missing.status_code == 404
     # The API keeps its own policy.
-    assert (await gateway.client.get("/api/v1/whoami")).headers["content-security-policy"] != CSP
+    assert (await gateway.client.get("/api/v1/whoami")).headers["content-security-policy"] != csp
 
 
 async def test_no_file_is_outside_the_folder(gateway: Gateway) -> None:
@@ -80,3 +84,62 @@ def test_every_module_the_page_imports_is_served() -> None:
     for module in modules:
         for target in re.findall(r'from "(\.[^"]+)"', module.read_text(encoding="utf-8")):
             assert (module.parent / target).resolve().is_file(), (module, target)
+
+
+async def test_the_page_is_told_how_to_sign_in(start_gateway: Callable[..., Any]) -> None:
+    without = await start_gateway()
+    assert (await without.client.get("/dashboard/config.json")).json() == {"oidc": None}
+
+    provider = "https://idp.example.it/realms/clock/protocol/openid-connect"
+    gateway: Gateway = await start_gateway(
+        oidc_issuer="https://idp.example.it/realms/clock",
+        oidc_audience=["clock-api"],
+        oidc_jwks=f"{provider}/certs",
+        dashboard_oidc_client_id="clock-dashboard",
+        dashboard_oidc_authorization_endpoint=f"{provider}/auth",
+        dashboard_oidc_token_endpoint=f"{provider}/token",
+    )
+    config = await gateway.client.get("/dashboard/config.json")
+    assert config.json() == {
+        "oidc": {
+            "client_id": "clock-dashboard",
+            "authorization_endpoint": f"{provider}/auth",
+            "token_endpoint": f"{provider}/token",
+            "scope": "openid",
+        }
+    }
+    # The page may call the provider's token endpoint, and nothing else outside this origin.
+    csp = (await gateway.client.get("/dashboard/")).headers["content-security-policy"]
+    assert "connect-src 'self' https://idp.example.it;" in csp
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"dashboard_oidc_client_id": "clock-dashboard"}, "AUTHORIZATION_ENDPOINT"),
+        (
+            {
+                "dashboard_oidc_client_id": "clock-dashboard",
+                "dashboard_oidc_authorization_endpoint": "https://idp.example.it/auth",
+                "dashboard_oidc_token_endpoint": "https://idp.example.it/token",
+            },
+            "CLOCK_GATEWAY_OIDC_ISSUER",
+        ),
+        (
+            {
+                "oidc_issuer": "https://idp.example.it",
+                "oidc_audience": ["clock-api"],
+                "oidc_jwks": "https://idp.example.it/certs",
+                "dashboard_oidc_client_id": "clock-dashboard",
+                "dashboard_oidc_authorization_endpoint": "javascript:alert(1)",
+                "dashboard_oidc_token_endpoint": "https://idp.example.it/token",
+            },
+            "must be an https://",
+        ),
+    ],
+)
+def test_an_incomplete_sign_in_setting_stops_the_start(
+    settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        gateway_settings(**settings)

@@ -30,7 +30,13 @@ function headers(extra = {}, key = credentials()) {
   return all;
 }
 
-async function failure(response) {
+export const SIGNED_OUT = "clock:signed-out";
+
+async function failure(response, usedStoredCredentials) {
+  if (response.status === 401 && usedStoredCredentials) {
+    // The key was revoked or the token expired: whatever view asked, the user signs in again.
+    window.dispatchEvent(new CustomEvent(SIGNED_OUT));
+  }
   let problem = null;
   try {
     problem = await response.json();
@@ -51,7 +57,7 @@ function url(path, query) {
 
 export async function get(path, query, { key } = {}) {
   const response = await fetch(url(path, query), { headers: headers({}, key ?? credentials()) });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, key === undefined);
   return response.json();
 }
 
@@ -84,7 +90,7 @@ export async function post(path, body, extraHeaders = {}) {
     }),
     body: JSON.stringify(body),
   });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, true);
   return response.json();
 }
 
@@ -92,7 +98,7 @@ export async function post(path, body, extraHeaders = {}) {
  * plain link would not do). */
 export async function download(path) {
   const response = await fetch(url(path), { headers: headers({ Accept: "*/*" }) });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, true);
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || path.split("/").pop();
   const blob = await response.blob();

@@ -1,9 +1,17 @@
 // The dashboard's frame: who is signed in, the sections that role may use, the language, and
 // the router (`#/section/...`), which draws one view at a time into <main>.
 
-import { ApiError, credentials, forgetCredentials, get } from "./api.js";
+import {
+  ApiError,
+  SIGNED_OUT,
+  credentials,
+  forgetCredentials,
+  get,
+  saveCredentials,
+} from "./api.js";
 import { errorBox, h, notice, replace } from "./dom.js";
 import { language, setLanguage, t } from "./i18n.js";
+import { finishSignIn } from "./oidc.js";
 import { catalogueView, labView } from "./views/catalogue.js";
 import { duplicatesView } from "./views/duplicates.js";
 import { membershipView } from "./views/membership.js";
@@ -24,6 +32,7 @@ const SECTIONS = [
 
 const session = {
   who: null, // the gateway's /whoami: role, org_id, authenticated
+  oidc: null, // the identity provider's endpoints, when the dashboard signs in there
   centres: null, // organisation id -> name, of the members
   can(...roles) {
     return roles.includes(this.who?.role ?? "anonymous");
@@ -100,7 +109,7 @@ async function route() {
   const { section, rest } = currentRoute();
   if (!session.who) {
     drawFrame();
-    replace(main, signinView({ onSignedIn: signedIn }));
+    replace(main, signinView({ oidc: session.oidc, onSignedIn: signedIn }));
     return;
   }
   const allowed = sections();
@@ -123,17 +132,31 @@ async function route() {
   if (turn === routing) replace(main, drawn);
 }
 
+function signedOut(message) {
+  forgetCredentials();
+  session.who = null;
+  if (message) notice(message, "error");
+  route();
+}
+
+/** The identity provider to sign in at, if the gateway has one for the dashboard. */
+async function signInOptions() {
+  try {
+    const response = await fetch("config.json");
+    return response.ok ? (await response.json()).oidc : null;
+  } catch {
+    return null;
+  }
+}
+
 async function identify() {
   const key = credentials();
   if (!key) return null;
   try {
     return await get("/whoami");
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      forgetCredentials();
-      notice(t("signin.invalid"), "error");
-      return null;
-    }
+    // Refused: the SIGNED_OUT listener has forgotten it and said so.
+    if (error instanceof ApiError && error.status === 401) return null;
     throw error;
   }
 }
@@ -151,19 +174,25 @@ async function start() {
     setLanguage(language() === "it" ? "en" : "it");
     route();
   });
-  document.getElementById("signout").addEventListener("click", () => {
-    forgetCredentials();
-    session.who = null;
-    session.centres = null;
-    window.location.hash = "#/";
-    route();
-  });
+  document.getElementById("signout").addEventListener("click", () => signedOut());
   document.querySelector(".skip").addEventListener("click", (event) => {
     event.preventDefault(); // its anchor is not a route
     document.getElementById("main").focus();
   });
   window.addEventListener("hashchange", route);
+  window.addEventListener(SIGNED_OUT, () => {
+    if (credentials()) signedOut(t("signin.expired"));
+  });
   setLanguage(language());
+  session.oidc = await signInOptions();
+  if (session.oidc) {
+    try {
+      const token = await finishSignIn(session.oidc);
+      if (token) saveCredentials(token);
+    } catch (error) {
+      notice(`${t("signin.failed")}: ${error.message}`, "error");
+    }
+  }
   session.who = await identify();
   await route();
 }

@@ -4,8 +4,9 @@
 import { ApiError, get, saveCredentials } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { startSignIn } from "../oidc.js";
 
-export function signinView({ onSignedIn }) {
+export function signinView({ oidc, onSignedIn }) {
   const input = h("input", {
     id: "credentials",
     name: "credentials",
@@ -19,7 +20,27 @@ export function signinView({ onSignedIn }) {
     "form",
     { class: "card signin", novalidate: true },
     h("h1", {}, t("signin.title")),
-    h("p", {}, t("signin.intro")),
+    oidc
+      ? [
+          h(
+            "div",
+            { class: "actions" },
+            h(
+              "button",
+              {
+                type: "button",
+                class: "primary",
+                onclick: () =>
+                  startSignIn(oidc).catch((error) => {
+                    message.textContent = `${t("signin.failed")}: ${error.message}`;
+                  }),
+              },
+              t("signin.provider"),
+            ),
+          ),
+          h("p", {}, t("signin.or")),
+        ]
+      : h("p", {}, t("signin.intro")),
     h("label", { for: "credentials" }, t("signin.key")),
     input,
     message,
@@ -52,6 +73,6 @@ export function signinView({ onSignedIn }) {
       input.focus();
     }
   });
-  queueMicrotask(() => input.focus());
+  if (!oidc) queueMicrotask(() => input.focus());
   return form;
 }
