@@ -213,8 +213,9 @@ def _backs_challenge(state: State, demand_id: Any) -> bool:
 
 
 def _demand_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
-    """`match_rate` counts a demand at its submission, as matched if a non-empty ranking was
-    ever proposed for it, whichever of the two events comes first.
+    """`match_rate` (and `demands_matched`, its numerator) counts a demand at its submission, as
+    matched if a non-empty ranking was ever proposed for it, whichever of the two events comes
+    first.
 
     A demand that backs a challenge is its large publisher's, not a firm's own demand: its
     submission (recorded before its introductions, the invitations of the challenge's teams)
@@ -245,6 +246,7 @@ def _demand_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
         return [
             Fact("demands_received", at, dims),
             Fact("match_rate", at, dims, matched, denominator=Decimal(1)),
+            Fact("demands_matched", at, dims, matched),
         ]
     if action == "matches_proposed":
         if not data.get("matches") or demand.get("matched"):
@@ -253,7 +255,10 @@ def _demand_facts(event: LoggedEvent, state: State, action: str) -> list[Fact]:
         if "time" not in demand:
             return []
         submitted = datetime.fromisoformat(demand["time"])
-        return [Fact("match_rate", submitted, demand["dims"], Decimal(1))]
+        return [
+            Fact("match_rate", submitted, demand["dims"], Decimal(1)),
+            Fact("demands_matched", submitted, demand["dims"], Decimal(1)),
+        ]
     if action == "consortia_proposed":
         consortia = data.get("consortia") or []
         centres = _union(*([m["centre_id"] for m in c.get("members", [])] for c in consortia))
@@ -284,7 +289,10 @@ def _introduction_facts(event: LoggedEvent, state: State, action: str) -> list[F
         return facts
     if action in ("accepted", "declined"):
         accepted = Decimal(1) if action == "accepted" else Decimal(0)
-        return [Fact("introduction_acceptance_rate", at, dims, accepted, denominator=Decimal(1))]
+        facts = [Fact("introduction_acceptance_rate", at, dims, accepted, denominator=Decimal(1))]
+        if accepted:
+            facts.append(Fact("introductions_accepted", at, dims))
+        return facts
     return []
 
 

@@ -200,6 +200,14 @@ CATALOGUE: tuple[Kpi, ...] = (
         "was proposed (demands that back challenges left out).",
     ),
     _k(
+        "demands_matched",
+        "Demands matched",
+        "count",
+        "count",
+        "Demands submitted during the period for which a non-empty ranking of labs was proposed "
+        "(the numerator of match_rate; demands that back challenges left out).",
+    ),
+    _k(
         "hours_to_first_introduction",
         "Median hours to first introduction",
         "hours",
@@ -222,6 +230,15 @@ CATALOGUE: tuple[Kpi, ...] = (
         "ratio",
         "Accepted introductions over introductions answered (accepted or declined) during the "
         "period (answers to the invitations of a challenge's teams left out).",
+    ),
+    _k(
+        "introductions_accepted",
+        "Introductions accepted",
+        "count",
+        "count",
+        "Introductions accepted by their lab's centre during the period (the numerator of "
+        "introduction_acceptance_rate; answers to the invitations of a challenge's teams left "
+        "out).",
     ),
     _k(
         "engagements_opened",
@@ -543,12 +560,14 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "demands_received": _types("matching", "demand.submitted"),
     "smes_served": (*_SUBMITTED, *_types("matching", "introduction.requested")),
     "match_rate": _types("matching", "demand.submitted", "demand.matches_proposed"),
+    "demands_matched": _types("matching", "demand.submitted", "demand.matches_proposed"),
     "hours_to_first_introduction": _types("matching", "demand.submitted", "introduction.requested"),
     "introductions_requested": (*_SUBMITTED, *_types("matching", "introduction.requested")),
     "introduction_acceptance_rate": (
         *_SUBMITTED,
         *_types("matching", "introduction.accepted", "introduction.declined"),
     ),
+    "introductions_accepted": (*_SUBMITTED, *_types("matching", "introduction.accepted")),
     "engagements_opened": _types("matching", "engagement.opened"),
     "engagements_closed": _types("matching", "engagement.closed"),
     "engagement_value_eur": _types("matching", "engagement.closed"),

@@ -22,6 +22,8 @@ DEMAND_KPIS = (
     "demands_received",
     "smes_served",
     "match_rate",
+    "demands_matched",
+    "introductions_accepted",
     "hours_to_first_introduction",
     "introductions_requested",
     "introduction_acceptance_rate",
@@ -180,10 +182,12 @@ def test_the_demand_backing_a_challenge_is_left_out_of_the_demand_kpis() -> None
     assert Counter(_kpis(_facts(*own, state=state))) == {
         "demands_received": 1,
         "match_rate": 2,
+        "demands_matched": 2,
         "introductions_requested": 1,
         "smes_served": 1,
         "hours_to_first_introduction": 1,
         "introduction_acceptance_rate": 1,
+        "introductions_accepted": 1,
     }
     # even if its ranking arrives before its submission
     events = _backed("ch2")

@@ -16,6 +16,8 @@ const TITLES_IT = {
   demands_received: "Domande ricevute",
   smes_served: "PMI servite",
   match_rate: "Tasso di abbinamento",
+  demands_matched: "Domande abbinate",
+  introductions_accepted: "Presentazioni accettate",
   introductions_requested: "Presentazioni richieste",
   introduction_acceptance_rate: "Tasso di accettazione",
   engagements_opened: "Collaborazioni avviate",
@@ -50,9 +52,9 @@ const TILES = [
 ];
 const FUNNEL = [
   "demands_received",
-  "match_rate",
+  "demands_matched",
   "introductions_requested",
-  "introduction_acceptance_rate",
+  "introductions_accepted",
   "engagements_opened",
   "engagements_closed",
 ];
@@ -170,23 +172,12 @@ async function content(session) {
     { class: "tiles", "aria-label": t("overview.title") },
     TILES.map((kpi) => tile(kpi, value(kpi, current), value(kpi, previous), previous)),
   );
-  const stages = [
-    ["funnel.demands", value("demands_received", current)],
-    ["funnel.matched", estimate(value("demands_received", current), value("match_rate", current))],
-    ["funnel.introductions", value("introductions_requested", current)],
-    [
-      "funnel.accepted",
-      estimate(value("introductions_requested", current), value("introduction_acceptance_rate", current)),
-    ],
-    ["funnel.engagements", value("engagements_opened", current)],
-    ["funnel.closed", value("engagements_closed", current)],
-  ].map(([label, v]) => ({ label: t(label), value: v ?? 0 }));
+  const stages = FUNNEL.map((kpi) => ({ label: title(kpi), value: value(kpi, current) ?? 0 }));
   const funnelCard = h(
     "section",
     { class: "card", "aria-labelledby": "funnel-title" },
     h("h2", { id: "funnel-title" }, `${t("overview.funnel")} · ${current}`),
     funnel({ title: t("overview.funnel"), stages }),
-    h("p", { class: "note" }, t("overview.funnel.note")),
   );
   const trends = await trendCharts(current);
   const breakdowns = h(
@@ -217,11 +208,6 @@ async function content(session) {
  * undefined (a rate of nothing). */
 function numeric(value) {
   return value === null || value === undefined ? null : Number(value);
-}
-
-function estimate(count, percent) {
-  if (count === null || percent === null) return null;
-  return Math.round((count * percent) / 100);
 }
 
 function tile(kpi, now, before, previous) {
