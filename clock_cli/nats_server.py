@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +26,53 @@ def nats_server_binary() -> str:
     return found
 
 
+LOWEST_FREE_PORT = 10_000
+"""Above the well-known and the usual servers' ports (PostgreSQL, Redis, NATS, `clock run`'s)."""
+
+
+PORT_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out for outgoing connections and binds to port 0."""
+    try:
+        low, high = (int(n) for n in Path(PORT_RANGE).read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+FREE_PORTS_VARIABLE = "FREE_PORTS"
+"""`low-high`: where `free_port` chooses (e.g. a share of the range per test worker)."""
+_handed_out: deque[int] = deque(maxlen=512)
+
+
+def free_ports_range() -> range:
+    """Where `free_port` chooses: `$FREE_PORTS`, else from 10000 to below the ephemeral range."""
+    given = os.environ.get(FREE_PORTS_VARIABLE, "")
+    low, _, high = given.partition("-")
+    if low.isdigit() and high.isdigit() and int(low) < int(high):
+        return range(int(low), int(high) + 1)
+    return range(LOWEST_FREE_PORT, ephemeral_ports().start)
+
+
 def free_port() -> int:
+    """A port free now, for a server to bind soon after. Chosen below the ephemeral range, so
+    that no process's outgoing connection or bind to port 0 takes it in between (several test
+    workers, each starting servers and opening connections, did take such ports); never one
+    this process handed out recently (not bound yet, it would look free)."""
+    choices = free_ports_range()
+    if len(choices) >= 1000:
+        chooser = random.SystemRandom()  # not the same sequence in every process
+        for _ in range(200):
+            port = chooser.choice(choices)
+            if port not in _handed_out and port_is_free(port):
+                _handed_out.append(port)
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

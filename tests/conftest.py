@@ -14,11 +14,27 @@ import asyncpg
 import httpx
 import pytest
 
-from clock_cli.nats_server import NatsServer
+from clock_cli.nats_server import FREE_PORTS_VARIABLE, NatsServer, free_ports_range
 from kernel.migrations import upgrade
 from kernel.principal import PRINCIPAL_HEADER, Principal, sign
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _share_the_free_ports() -> None:
+    """Each pytest-xdist worker chooses its servers' ports in a share of its own, so that two
+    workers never pick the same port before either binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or FREE_PORTS_VARIABLE in os.environ:
+        return
+    ports = free_ports_range()
+    share = len(ports) // count
+    start = ports.start + int(worker[2:]) * share
+    os.environ[FREE_PORTS_VARIABLE] = f"{start}-{start + share - 1}"
+
+
+_share_the_free_ports()
 POSTGRES_URL = os.environ.get("CLOCK_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
 
