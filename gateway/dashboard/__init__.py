@@ -28,8 +28,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 def policy(settings: GatewaySettings) -> str:
-    """Only this origin's own files, no inline script or style (charts set styles through the
-    DOM); requests to this origin, and to the identity provider's token endpoint when the
+    """Only this origin's own files, no inline script or style (the charts are styled by
+    classes); requests to this origin, and to the identity provider's token endpoint when the
     dashboard signs in there."""
     connect = ["'self'"]
     if settings.dashboard_oidc:
