@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.deps import PrincipalDep, SessionDep, WritingSessionDep
+from kernel.deps import PrincipalDep, RuntimeDep, SessionDep, WritingSessionDep
 from kernel.errors import Conflict
 from kernel.openapi import problems
+from kernel.runtime import ServiceRuntime
 from services.membership import service
 from services.membership.models import (
     Application,
@@ -72,13 +73,22 @@ Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="Page size.
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of a page.")]
 
 
-async def refresh(session: AsyncSession, now: datetime) -> None:
-    """Expire memberships whose term has passed before answering a read."""
-    try:
-        if await service.expire_due(session, now=now):
-            await session.commit()
-    except Conflict:  # another request or replica expired them just now
-        await session.rollback()
+async def refresh(runtime: ServiceRuntime, now: datetime) -> None:
+    """Expire memberships whose term has passed before answering a read; call it before the
+    request's session reads anything, so that the answer shows the expiry.
+
+    In transactions of its own: the session of a GET only reads (on SQLite it may not take the
+    write lock later, and would fail against a concurrent writer), and most reads find nothing
+    due, so they never take the write lock at all."""
+    async with runtime.read_sessionmaker() as session:
+        if not await service.any_due(session, now=now):
+            return
+    async with runtime.sessionmaker() as session:
+        try:
+            if await service.expire_due(session, now=now):
+                await session.commit()
+        except Conflict:  # another request or replica expired them just now
+            await session.rollback()
 
 
 def not_modified(request: Request, etag: str) -> Response | None:
@@ -237,6 +247,7 @@ def protocol_out(protocol: Protocol, renewals: list[ProtocolRenewal], now: datet
 @router.get("/organisations", tags=["organisations"])
 async def list_organisations(
     session: SessionDep,
+    runtime: RuntimeDep,
     clock: ClockDep,
     _: PrincipalDep,
     kind: OrganisationKind | None = None,
@@ -245,7 +256,7 @@ async def list_organisations(
     cursor: Cursor = None,
 ) -> Page[OrganisationOut]:
     """Registered organisations (public: no personal data)."""
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     rows, next_cursor = await service.list_organisations(
         session,
         limit=limit,
@@ -289,10 +300,11 @@ async def get_organisation(
     request: Request,
     response: Response,
     session: SessionDep,
+    runtime: RuntimeDep,
     clock: ClockDep,
     _: PrincipalDep,
 ) -> OrganisationOut | Response:
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     organisation, membership = await service.get_organisation(
         session, organisation_id=organisation_id
     )
@@ -336,11 +348,11 @@ async def update_organisation(
 
 @router.get("/protocol", tags=["protocol"], responses=problems(404))
 async def get_protocol(
-    response: Response, session: SessionDep, clock: ClockDep, _: PrincipalDep
+    response: Response, session: SessionDep, runtime: RuntimeDep, clock: ClockDep, _: PrincipalDep
 ) -> ProtocolOut:
     """The protocol: signature, term (three years) and renewals (public)."""
     now = clock()
-    await refresh(session, now)
+    await refresh(runtime, now)
     protocol = await service.current_protocol(session)
     renewals = await service.protocol_renewals(session, protocol)
     response.headers["ETag"] = service.etag(protocol.version)
@@ -435,6 +447,7 @@ async def decide_application(
 @router.get("/members", tags=["members"])
 async def list_members(
     session: SessionDep,
+    runtime: RuntimeDep,
     clock: ClockDep,
     _: PrincipalDep,
     status: MemberStatus | None = None,
@@ -442,7 +455,7 @@ async def list_members(
     cursor: Cursor = None,
 ) -> Page[MemberOut]:
     """Members of the platform (public), in order of admission."""
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     rows, next_cursor = await service.list_members(
         session, status=status, limit=limit, cursor=cursor
     )
@@ -457,10 +470,11 @@ async def get_member(
     request: Request,
     response: Response,
     session: SessionDep,
+    runtime: RuntimeDep,
     clock: ClockDep,
     _: PrincipalDep,
 ) -> MemberOut | Response:
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     membership, organisation = await service.get_member(session, organisation_id=organisation_id)
     etag = service.member_etag(membership, organisation)
     if (cached := not_modified(request, etag)) is not None:
@@ -546,13 +560,14 @@ async def withdraw_member(
 async def member_history(
     organisation_id: str,
     session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     limit: Limit = service.DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[TransitionOut]:
     """Every transition with actor, time and reason (the Region, or the member itself)."""
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     rows, next_cursor = await service.member_history(
         session, organisation_id=organisation_id, principal=principal, limit=limit, cursor=cursor
     )
@@ -602,6 +617,7 @@ async def list_representatives(
 @router.get("/committee", tags=["committee"], responses=problems(403))
 async def get_committee(
     session: WritingSessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     limit: Limit = service.DEFAULT_LIMIT,
@@ -609,7 +625,7 @@ async def get_committee(
 ) -> Page[CommitteeSeat]:
     """The coordination committee: one seat per active member with its representative
     (Region and centres only: representatives are personal data)."""
-    await refresh(session, clock())
+    await refresh(runtime, clock())
     rows, next_cursor = await service.committee(
         session, principal=principal, limit=limit, cursor=cursor
     )

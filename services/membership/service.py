@@ -965,6 +965,19 @@ async def _apply_transition(
     )
 
 
+def _due(now: datetime) -> Any:
+    return and_(
+        Membership.status.in_([MemberStatus.ACTIVE, MemberStatus.SUSPENDED]),
+        Membership.term_end < today(now),
+    )
+
+
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether a membership in force has a term that ended (`expire_due` has work)."""
+    found = await session.scalar(select(Membership.organisation_id).where(_due(now)).limit(1))
+    return found is not None
+
+
 async def expire_due(session: AsyncSession, *, now: datetime) -> list[str]:
     """Expire every membership in force whose term has ended; returns their organisation ids.
 
@@ -975,10 +988,7 @@ async def expire_due(session: AsyncSession, *, now: datetime) -> list[str]:
         await session.execute(
             select(Membership, Organisation)
             .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(
-                Membership.status.in_([MemberStatus.ACTIVE, MemberStatus.SUSPENDED]),
-                Membership.term_end < today(now),
-            )
+            .where(_due(now))
             .order_by(Membership.created_at, Membership.organisation_id)
         )
     ).all()
